@@ -1,0 +1,130 @@
+"""The Fish Audio client: REST calls and live sessions, with a per-account cap."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator
+import logging
+
+import aiohttp
+
+from .errors import RateLimitError
+from .live import LiveSession, SessionStats, Timeouts
+from .rest import RestApi
+from .settings import SynthesisSettings
+from .text_policy import FlushPolicy
+from .urls import DEFAULT_URL, live_url
+from .wav import wav_file
+
+_LOGGER = logging.getLogger(__name__)
+
+# Fish's smallest tier allows 5 parallel sessions per account.
+DEFAULT_MAX_SESSIONS = 5
+RETRY_DELAYS = (0.5, 1.0, 2.0)
+MAX_RETRY_AFTER = 5.0
+
+
+class FishAudioClient:
+    """Everything the integration asks of Fish Audio, on an injected aiohttp session."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        api_key: str,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeouts: Timeouts | None = None,
+        policy: FlushPolicy | None = None,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        history: int = 20,
+    ) -> None:
+        """Set up; nothing is contacted until a method is called."""
+        self._http = http
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.rest = RestApi(http, self.base_url, api_key)
+        self.timeouts = timeouts or Timeouts()
+        self.policy = policy or FlushPolicy()
+        self._slots = asyncio.Semaphore(max_sessions)
+        self._retry_delays = retry_delays
+        self._active: set[LiveSession] = set()
+        self.recent: deque[SessionStats] = deque(maxlen=history)
+        self.waiting = 0
+
+    @property
+    def active_sessions(self) -> int:
+        """Live sessions open right now."""
+        return len(self._active)
+
+    async def stream(
+        self, settings: SynthesisSettings, text: AsyncIterable[str]
+    ) -> AsyncIterator[bytes]:
+        """Synthesize streamed text, yielding audio as it comes.
+
+        Waits for a free session slot rather than letting the server answer 429,
+        and retries a 429 handshake with backoff before giving up.
+        """
+        settings.validate()
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        session = LiveSession(
+            self._http,
+            live_url(self.base_url),
+            self._api_key,
+            settings,
+            timeouts=self.timeouts,
+            policy=self.policy,
+        )
+        self._active.add(session)
+        try:
+            await self._open(session)
+            async for chunk in session.stream(text):
+                yield chunk
+        finally:
+            self._active.discard(session)
+            self._slots.release()
+            session.stats.ended = session.stats.ended or asyncio.get_running_loop().time()
+            self.recent.append(session.stats)
+            await session.aclose()
+
+    async def synthesize(self, settings: SynthesisSettings, text: str) -> bytes:
+        """Synthesize a whole message into one complete file."""
+        if settings.format == "wav":
+            pcm = await self._collect(settings.with_changes(format="pcm"), text)
+            return wav_file(pcm, settings.effective_sample_rate)
+        return await self._collect(settings, text)
+
+    def cancel_all(self) -> None:
+        """End every open session quietly (the integration is unloading)."""
+        for session in self._active:
+            session.cancel()
+
+    async def _collect(self, settings: SynthesisSettings, text: str) -> bytes:
+        chunks = [chunk async for chunk in self.stream(settings, _once(text))]
+        return b"".join(chunks)
+
+    async def _open(self, session: LiveSession) -> None:
+        """Open the socket, retrying 429 answers within a bound."""
+        for delay in (*self._retry_delays, None):
+            try:
+                await session.open()
+            except RateLimitError as err:
+                if delay is None:
+                    raise
+                wait = min(err.retry_after or delay, MAX_RETRY_AFTER)
+                _LOGGER.debug("Rate limited by Fish Audio; retrying in %.1f s", wait)
+                await asyncio.sleep(wait)
+            else:
+                return
+
+
+async def _once(text: str) -> AsyncIterator[str]:
+    yield text
+
+
+__all__ = ["FishAudioClient"]

@@ -1,0 +1,324 @@
+"""One live synthesis session over Fish Audio's WebSocket API.
+
+A writer task feeds text (and flushes, per the text policy) while the caller
+reads audio, so audio for early text flows while later text is still coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
+import contextlib
+from dataclasses import dataclass, field
+import logging
+import time
+from typing import Any
+
+import aiohttp
+
+from . import protocol
+from .errors import (
+    AudioGapTimeoutError,
+    CannotConnectError,
+    ConnectTimeoutError,
+    FirstAudioTimeoutError,
+    FishAudioError,
+    SynthesisError,
+    error_for_status,
+)
+from .settings import SynthesisSettings
+from .text_policy import FLUSH, FlushPolicy, TextPlanner
+from .wav import wav_header
+
+_LOGGER = logging.getLogger(__name__)
+
+LIVE_PATH = "/v1/tts/live"
+# Frames can be large (a whole clip in one event); aiohttp's default is 4 MiB.
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Bounds of a live session, in seconds."""
+
+    connect: float = 10.0
+    first_audio: float = 20.0
+    audio_gap: float = 15.0
+    close: float = 2.0
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """What one session did, for diagnostics and benchmarks."""
+
+    model: str
+    format: str
+    started: float = field(default_factory=time.monotonic)
+    connected: float | None = None
+    first_text: float | None = None
+    first_audio: float | None = None
+    ended: float | None = None
+    chars: int = 0
+    audio_bytes: int = 0
+    audio_frames: int = 0
+    flushes: int = 0
+    server_time_ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def time_to_first_audio(self) -> float | None:
+        """Seconds from the session's start to its first audio byte."""
+        return None if self.first_audio is None else self.first_audio - self.started
+
+    def as_dict(self) -> dict[str, Any]:
+        """A summary without any text or key."""
+
+        def since(moment: float | None) -> float | None:
+            return None if moment is None else round(moment - self.started, 4)
+
+        return {
+            "model": self.model,
+            "format": self.format,
+            "connect_s": since(self.connected),
+            "first_text_s": since(self.first_text),
+            "first_audio_s": since(self.first_audio),
+            "total_s": since(self.ended),
+            "chars": self.chars,
+            "audio_bytes": self.audio_bytes,
+            "audio_frames": self.audio_frames,
+            "flushes": self.flushes,
+            "server_time_ms": round(self.server_time_ms, 2),
+            "error": self.error,
+        }
+
+
+class LiveSession:
+    """A live session: `stream()` sends text and yields audio, then closes."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        ws_url: str,
+        api_key: str,
+        settings: SynthesisSettings,
+        *,
+        timeouts: Timeouts | None = None,
+        policy: FlushPolicy | None = None,
+    ) -> None:
+        """Prepare a session; nothing is opened until `stream()` runs."""
+        self._http = http
+        self._url = ws_url
+        self._api_key = api_key
+        self.settings = settings
+        self._timeouts = timeouts or Timeouts()
+        self._planner = TextPlanner(policy)
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._writer_error: BaseException | None = None
+        self._deadline: asyncio.Timeout | None = None
+        self._owed_since: float | None = None
+        self._stop_sent_at: float | None = None
+        self._last_audio_at: float | None = None
+        self._cancelled = False
+        self._closing: asyncio.Future[bool] | None = None
+        self.stats = SessionStats(model=settings.model, format=settings.format)
+
+    async def stream(self, text: AsyncIterable[str]) -> AsyncIterator[bytes]:
+        """Open the socket (unless `open()` did), then yield audio while `text` is fed."""
+        try:
+            if self._ws is None:
+                await self.open()
+            if self.settings.format == "wav":
+                yield wav_header(self.settings.effective_sample_rate, None)
+            self._writer = asyncio.create_task(self._feed(text), name="fish_audio_live_writer")
+            with contextlib.suppress(_CancelledOnPurposeError):
+                async for chunk in self._receive():
+                    yield chunk
+            if self._writer_error is not None:
+                raise self._writer_error
+        except FishAudioError as err:
+            self.stats.error = err.kind
+            raise
+        except BaseException:
+            self.stats.error = self.stats.error or "aborted"
+            raise
+        finally:
+            self.stats.ended = time.monotonic()
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the writer and close the socket; safe to call twice."""
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
+        if self._ws is not None and not self._ws.closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self._timeouts.close):
+                    await self._ws.close()
+        if self._closing is not None:
+            with contextlib.suppress(Exception):
+                await self._closing
+
+    def cancel(self) -> None:
+        """End the session quietly (integration unloading): the stream just stops."""
+        self._cancelled = True
+        if self._ws is not None and not self._ws.closed:
+            self._closing = asyncio.ensure_future(self._ws.close())
+
+    async def open(self) -> None:
+        """Open the socket and send `start`; handshake errors are typed."""
+        headers = {"Authorization": f"Bearer {self._api_key}", "model": self.settings.model}
+        try:
+            async with asyncio.timeout(self._timeouts.connect):
+                self._ws = await self._http.ws_connect(
+                    self._url,
+                    headers=headers,
+                    max_msg_size=MAX_FRAME_BYTES,
+                    autoping=True,
+                )
+                debug = _LOGGER.isEnabledFor(logging.DEBUG)
+                await self._ws.send_bytes(
+                    protocol.start_event(self.settings.start_request(), debug=debug)
+                )
+        except TimeoutError as err:
+            raise ConnectTimeoutError("timed out opening the live socket") from err
+        except aiohttp.WSServerHandshakeError as err:
+            raise error_for_status(err.status, err.message, _retry_after(err)) from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise CannotConnectError(f"cannot connect: {type(err).__name__}") from err
+        self.stats.connected = time.monotonic()
+
+    async def _feed(self, text: AsyncIterable[str]) -> None:
+        """Writer task: forward text and flushes as the policy says, then stop."""
+        assert self._ws is not None
+        try:
+            async for piece in text:
+                if not piece:
+                    continue
+                if self.stats.first_text is None:
+                    self.stats.first_text = time.monotonic()
+                for step in self._planner.feed(piece):
+                    await self._send_step(step)
+            self.stats.chars = self._planner.chars
+            await self._ws.send_bytes(protocol.STOP_EVENT)
+            self._stop_sent_at = time.monotonic()
+            self._owe_audio()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as err:  # noqa: BLE001 - handed to the reader, which re-raises it
+            self._writer_error = err
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+
+    async def _send_step(self, step: str | None) -> None:
+        assert self._ws is not None
+        if step is FLUSH:
+            await self._ws.send_bytes(protocol.FLUSH_EVENT)
+            self.stats.flushes += 1
+            self._owe_audio()
+        else:
+            await self._ws.send_bytes(protocol.text_event(step))
+
+    def _owe_audio(self) -> None:
+        """The server now owes audio: arm the reader's deadline."""
+        if self._owed_since is None:
+            self._owed_since = time.monotonic()
+        if self._deadline is not None:
+            self._deadline.reschedule(self._next_deadline())
+
+    def _next_deadline(self) -> float | None:
+        """Loop time by which the next frame must arrive, or None when nothing is owed."""
+        now_mono = time.monotonic()
+        loop_now = asyncio.get_running_loop().time()
+        if self._last_audio_at is None:
+            if self._owed_since is None:
+                return None
+            return loop_now + (self._owed_since + self._timeouts.first_audio - now_mono)
+        if self._stop_sent_at is None:
+            return None  # waiting for more text is not the server's fault
+        since = max(self._last_audio_at, self._stop_sent_at)
+        return loop_now + (since + self._timeouts.audio_gap - now_mono)
+
+    async def _receive(self) -> AsyncIterator[bytes]:
+        """Yield audio until `finish`; raise a typed error for anything else."""
+        assert self._ws is not None
+        while True:
+            message = await self._next_message()
+            if message.type is aiohttp.WSMsgType.BINARY:
+                event = protocol.decode(message.data)
+                kind = event["event"]
+                if kind == "audio":
+                    chunk = self._on_audio(event)
+                    if chunk:
+                        yield chunk
+                elif kind == "finish":
+                    self._on_finish(event)
+                    return
+                elif kind == "log":
+                    _LOGGER.debug("Fish Audio server log: %s", event.get("message"))
+                # Unknown events are ignored, as the spec asks.
+            elif message.type is aiohttp.WSMsgType.TEXT:
+                raise SynthesisError("server sent a text frame; the protocol is binary only")
+            else:
+                self._on_closed(message)
+
+    async def _next_message(self) -> aiohttp.WSMessage:
+        assert self._ws is not None
+        try:
+            async with asyncio.timeout(self._next_deadline()) as deadline:
+                self._deadline = deadline
+                return await self._ws.receive()
+        except TimeoutError as err:
+            if self._last_audio_at is None:
+                raise FirstAudioTimeoutError("no audio arrived in time") from err
+            raise AudioGapTimeoutError("audio stopped arriving") from err
+        finally:
+            self._deadline = None
+
+    def _on_audio(self, event: dict[str, Any]) -> bytes:
+        audio = event.get("audio")
+        if not isinstance(audio, bytes):
+            raise SynthesisError("audio event without audio bytes")
+        now = time.monotonic()
+        if self.stats.first_audio is None:
+            self.stats.first_audio = now
+        self._last_audio_at = now
+        self.stats.audio_bytes += len(audio)
+        self.stats.audio_frames += 1
+        server_time = event.get("time")
+        if isinstance(server_time, int | float):
+            self.stats.server_time_ms += float(server_time)
+        return audio
+
+    def _on_finish(self, event: dict[str, Any]) -> None:
+        if event.get("reason") == "error":
+            message = event.get("message")
+            raise SynthesisError(message if isinstance(message, str) else "")
+        if self._stop_sent_at is None:
+            raise SynthesisError("server finished before the text was complete")
+
+    def _on_closed(self, message: aiohttp.WSMessage) -> None:
+        if self._cancelled:
+            raise _CancelledOnPurposeError
+        if self._writer_error is not None:
+            raise self._writer_error
+        raise CannotConnectError(
+            f"connection closed before finish ({message.type.name}, code {self._close_code()})"
+        )
+
+    def _close_code(self) -> int | None:
+        return None if self._ws is None else self._ws.close_code
+
+
+class _CancelledOnPurposeError(Exception):
+    """Internal: the session was cancelled on purpose."""
+
+
+def _retry_after(err: aiohttp.WSServerHandshakeError) -> float | None:
+    value = err.headers.get("Retry-After") if err.headers else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
