@@ -6,15 +6,17 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
 import logging
+import time
 
 import aiohttp
 
-from .errors import RateLimitError
-from .live import LiveSession, SessionStats, Timeouts
+from .errors import FishAudioError, RateLimitError
+from .live import LiveSession, SessionStats, Timeouts, connect
 from .rest import RestApi
-from .settings import SynthesisSettings
+from .settings import DEFAULT_MODEL, SynthesisSettings
 from .text_policy import FlushPolicy
 from .urls import DEFAULT_URL, live_url
+from .warm import WarmSocket
 from .wav import wav_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class FishAudioClient:
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
         history: int = 20,
+        keep_warm: bool = False,
     ) -> None:
         """Set up; nothing is contacted until a method is called."""
         self._http = http
@@ -52,6 +55,24 @@ class FishAudioClient:
         self._active: set[LiveSession] = set()
         self.recent: deque[SessionStats] = deque(maxlen=history)
         self.waiting = 0
+        self.warm: WarmSocket | None = None
+        if keep_warm:
+            self.warm = WarmSocket(self._connect, self._slots, DEFAULT_MODEL)
+
+    def start_warm(self) -> None:
+        """Open the first warm socket (keep_warm only)."""
+        if self.warm is not None:
+            self.warm.refill()
+
+    async def aclose(self) -> None:
+        """End open sessions quietly and stop the warm socket."""
+        self.cancel_all()
+        if self.warm is not None:
+            await self.warm.aclose()
+
+    async def _connect(self, model: str) -> aiohttp.ClientWebSocketResponse:
+        async with asyncio.timeout(self.timeouts.connect):
+            return await connect(self._http, live_url(self.base_url), self._api_key, model)
 
     @property
     def active_sessions(self) -> int:
@@ -67,11 +88,9 @@ class FishAudioClient:
         and retries a 429 handshake with backoff before giving up.
         """
         settings.validate()
-        self.waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self.waiting -= 1
+        ws = await self._take_warm(settings.model)
+        if ws is None:
+            await self._acquire_slot()
         session = LiveSession(
             self._http,
             live_url(self.base_url),
@@ -82,15 +101,20 @@ class FishAudioClient:
         )
         self._active.add(session)
         try:
-            await self._open(session)
+            await self._open(session, ws)
             async for chunk in session.stream(text):
                 yield chunk
+        except FishAudioError as err:
+            session.stats.error = err.kind
+            raise
         finally:
+            await session.aclose()
             self._active.discard(session)
             self._slots.release()
-            session.stats.ended = session.stats.ended or asyncio.get_running_loop().time()
+            session.stats.ended = session.stats.ended or time.monotonic()
             self.recent.append(session.stats)
-            await session.aclose()
+            if self.warm is not None:
+                self.warm.refill(settings.model)
 
     async def synthesize(self, settings: SynthesisSettings, text: str) -> bytes:
         """Synthesize a whole message into one complete file."""
@@ -108,12 +132,29 @@ class FishAudioClient:
         chunks = [chunk async for chunk in self.stream(settings, _once(text))]
         return b"".join(chunks)
 
-    async def _open(self, session: LiveSession) -> None:
+    async def _take_warm(self, model: str) -> aiohttp.ClientWebSocketResponse | None:
+        """Use the warm socket; or free its slot if this request would otherwise wait."""
+        if self.warm is None:
+            return None
+        ws = await self.warm.take(model)
+        if ws is None and self._slots.locked():
+            await self.warm.release()
+        return ws
+
+    async def _acquire_slot(self) -> None:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def _open(self, session: LiveSession, ws: aiohttp.ClientWebSocketResponse | None) -> None:
         """Open the socket, retrying 429 answers within a bound."""
         for delay in (*self._retry_delays, None):
             try:
-                await session.open()
+                await session.open(ws)
             except RateLimitError as err:
+                ws = None
                 if delay is None:
                     raise
                 wait = min(err.retry_after or delay, MAX_RETRY_AFTER)

@@ -133,3 +133,9 @@ def error_for_status(
     if status >= 500:
         return ServerError(message, status=status)
     return InvalidResponseError(message or f"unexpected HTTP {status}", status=status)
+
+
+class EmptyTextError(FishAudioError):
+    """The text to speak was empty or only white space."""
+
+    kind = "empty_message"

@@ -167,16 +167,12 @@ class LiveSession:
         if self._ws is not None and not self._ws.closed:
             self._closing = asyncio.ensure_future(self._ws.close())
 
-    async def open(self) -> None:
-        """Open the socket and send `start`; handshake errors are typed."""
-        headers = {"Authorization": f"Bearer {self._api_key}", "model": self.settings.model}
+    async def open(self, ws: aiohttp.ClientWebSocketResponse | None = None) -> None:
+        """Open the socket (or adopt a pre-opened one) and send `start`."""
         try:
             async with asyncio.timeout(self._timeouts.connect):
-                self._ws = await self._http.ws_connect(
-                    self._url,
-                    headers=headers,
-                    max_msg_size=MAX_FRAME_BYTES,
-                    autoping=True,
+                self._ws = ws or await connect(
+                    self._http, self._url, self._api_key, self.settings.model
                 )
                 debug = _LOGGER.isEnabledFor(logging.DEBUG)
                 await self._ws.send_bytes(
@@ -184,8 +180,6 @@ class LiveSession:
                 )
         except TimeoutError as err:
             raise ConnectTimeoutError("timed out opening the live socket") from err
-        except aiohttp.WSServerHandshakeError as err:
-            raise error_for_status(err.status, err.message, _retry_after(err)) from err
         except (aiohttp.ClientError, OSError) as err:
             raise CannotConnectError(f"cannot connect: {type(err).__name__}") from err
         self.stats.connected = time.monotonic()
@@ -310,6 +304,21 @@ class LiveSession:
 
     def _close_code(self) -> int | None:
         return None if self._ws is None else self._ws.close_code
+
+
+async def connect(
+    http: aiohttp.ClientSession, url: str, api_key: str, model: str
+) -> aiohttp.ClientWebSocketResponse:
+    """Open a live socket; handshake statuses become the same errors as REST ones."""
+    headers = {"Authorization": f"Bearer {api_key}", "model": model}
+    try:
+        return await http.ws_connect(
+            url, headers=headers, max_msg_size=MAX_FRAME_BYTES, autoping=True
+        )
+    except aiohttp.WSServerHandshakeError as err:
+        raise error_for_status(err.status, err.message, _retry_after(err)) from err
+    except (aiohttp.ClientError, OSError) as err:
+        raise CannotConnectError(f"cannot connect: {type(err).__name__}") from err
 
 
 class _CancelledOnPurposeError(Exception):

@@ -1,0 +1,56 @@
+"""Fish Audio Live: text-to-speech through Fish Audio's live WebSocket API."""
+
+from __future__ import annotations
+
+from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from .client import FishAudioClient
+from .const import CONF_KEEP_WARM, CONF_URL, DOMAIN
+from .errors import AuthenticationError, FishAudioError
+from .runtime import FishAudioConfigEntry, FishAudioRuntime
+from .urls import DEFAULT_URL
+
+PLATFORMS: list[Platform] = [Platform.TTS]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) -> bool:
+    """Check the key, then set up one TTS entity per voice."""
+    client = FishAudioClient(
+        async_get_clientsession(hass),
+        entry.data[CONF_API_KEY],
+        entry.data.get(CONF_URL, DEFAULT_URL),
+        keep_warm=entry.options.get(CONF_KEEP_WARM, False),
+    )
+    try:
+        account = await client.rest.account()
+    except AuthenticationError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth_setup"
+        ) from err
+    except FishAudioError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect_setup",
+            translation_placeholders={"error": err.kind},
+        ) from err
+    runtime = FishAudioRuntime(client=client, account=account)
+    await runtime.async_refresh_voices(force=True)
+    entry.runtime_data = runtime
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    client.start_warm()
+
+    async def _on_stop(_: Event) -> None:
+        # Streams end quietly and sockets close before HA's final shutdown stage.
+        await client.aclose()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _on_stop))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) -> bool:
+    """Unload; running streams end quietly and their sockets close."""
+    await entry.runtime_data.client.aclose()
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

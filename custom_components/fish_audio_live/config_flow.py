@@ -1,0 +1,631 @@
+"""Config flow: the account (API key and server), and its voices as subentries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from functools import partial
+import logging
+from typing import Any, override
+from uuid import uuid4
+
+from homeassistant.components.file_upload import process_uploaded_file
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryData,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    FileSelector,
+    FileSelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+
+from .clip_check import ClipError, read_clip, resolve_media_path
+from .const import (
+    API_KEYS_URL,
+    CLONE_MAX_BYTES,
+    CLONE_MAX_SECONDS,
+    CLONE_MIN_SECONDS,
+    CONF_CHUNK_LENGTH,
+    CONF_CLONE_FILE,
+    CONF_CLONE_TEXT,
+    CONF_FORMAT,
+    CONF_LATENCY,
+    CONF_MODEL,
+    CONF_NORMALIZE,
+    CONF_REFERENCE_ID,
+    CONF_SAMPLE_RATE,
+    CONF_SPEED,
+    CONF_TEMPERATURE,
+    CONF_TITLE,
+    CONF_TOP_P,
+    CONF_URL,
+    CONF_VOLUME,
+    DEFAULTS,
+    DOMAIN,
+    SUBENTRY_TTS,
+)
+from .errors import (
+    AuthenticationError,
+    FishAudioError,
+    InvalidRequestError,
+    InvalidResponseError,
+    InvalidSettingError,
+)
+from .references import async_remove_clip, async_store_clip
+from .rest import Account, RestApi, Voice, VoicePage
+from .settings import (
+    DEFAULT_MODEL,
+    LATENCIES,
+    MODELS,
+    SAMPLE_RATES,
+    SynthesisSettings,
+    is_voice_id,
+    voice_id_from_input,
+)
+from .urls import DEFAULT_URL, UnsafeUrlError, normalize_url
+
+_LOGGER = logging.getLogger(__name__)
+
+ENTRY_TITLE = "Fish Audio"
+CONF_CLONE_AUDIO = "clone_audio"  # an uploaded file (file_upload id)
+CONF_MEDIA_PATH = "media_path"  # or a file in HA's media folders
+STEP_LIBRARY = "library"
+STEP_CLONE = "clone"
+
+# pcm has no container: nothing could play it, so it is not offered here.
+FORM_FORMATS = ("mp3", "wav", "opus")
+FORM_SAMPLE_RATES = sorted({rate for fmt in FORM_FORMATS for rate in SAMPLE_RATES[fmt]})
+
+# Which form error a client error becomes, first match wins; else cannot_connect.
+# On the credit endpoint a 4xx other than 401/403 means the path does not exist:
+# whatever answered is not Fish Audio.
+_ACCOUNT_ERRORS: tuple[tuple[type[FishAudioError], str], ...] = (
+    (AuthenticationError, "invalid_auth"),
+    (InvalidRequestError, "not_fish_audio"),
+    (InvalidResponseError, "not_fish_audio"),
+)
+_VOICE_ERRORS: tuple[tuple[type[FishAudioError], str], ...] = (
+    (AuthenticationError, "invalid_auth"),
+    (InvalidRequestError, "voice_not_found"),
+    (InvalidResponseError, "not_fish_audio"),
+)
+# Settings errors that the form's selectors cannot prevent.
+_SETTING_ERRORS = {CONF_MODEL: "model_required", CONF_SAMPLE_RATE: "invalid_sample_rate"}
+
+
+class _FormError(Exception):
+    """A check failed: show `reason` on `field` (or "base") and the form again."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.errors = {field: reason}
+
+
+def _error_reason(err: FishAudioError, table: tuple[tuple[type[FishAudioError], str], ...]) -> str:
+    return next((reason for kind, reason in table if isinstance(err, kind)), "cannot_connect")
+
+
+def _rest(hass: HomeAssistant, url: str, api_key: str) -> RestApi:
+    return RestApi(async_get_clientsession(hass), url, api_key)
+
+
+async def _async_check_account(hass: HomeAssistant, url: str, api_key: str) -> Account:
+    """Check the server URL, then the key against it; raise _FormError if either fails."""
+    try:
+        # Before any network use: the key must never go to an unsafe URL.
+        url = normalize_url(url)
+    except UnsafeUrlError as err:
+        raise _FormError(CONF_URL, err.reason) from err
+    try:
+        return await _rest(hass, url, api_key).account()
+    except FishAudioError as err:
+        raise _FormError("base", _error_reason(err, _ACCOUNT_ERRORS)) from err
+    except Exception as err:
+        _LOGGER.exception("Unexpected error while checking the Fish Audio API key")
+        raise _FormError("base", "unknown") from err
+
+
+async def _async_check_voice(api: RestApi, raw: str) -> Voice:
+    """Look up a voice given as an id or a pasted voice page URL."""
+    voice_id = voice_id_from_input(raw)
+    if not is_voice_id(voice_id):
+        # Not even shaped like an id: no need to ask the server.
+        raise _FormError(CONF_REFERENCE_ID, "voice_not_found")
+    try:
+        return await api.voice(voice_id)
+    except FishAudioError as err:
+        reason = _error_reason(err, _VOICE_ERRORS)
+        field = CONF_REFERENCE_ID if reason == "voice_not_found" else "base"
+        raise _FormError(field, reason) from err
+    except Exception as err:
+        _LOGGER.exception("Unexpected error while looking up a Fish Audio voice")
+        raise _FormError("base", "unknown") from err
+
+
+async def _async_voice_options(
+    api: RestApi, known: Mapping[str, str] | None = None
+) -> list[SelectOptionDict]:
+    """The account's own voices and popular public ones, as select options.
+
+    A failed listing only leaves the list shorter: a typed or pasted id still works.
+    """
+    pages = await asyncio.gather(
+        api.voices(own=True, page_size=100),
+        api.voices(own=False, sort_by="task_count", page_size=20),
+        return_exceptions=True,
+    )
+    titles = dict(known or {})
+    for page in pages:
+        if not isinstance(page, VoicePage):
+            _LOGGER.debug("Could not list Fish Audio voices: %r", page)
+            continue
+        for voice in page.items:
+            titles.setdefault(voice.id, voice.title)
+    return [SelectOptionDict(value=voice_id, label=title) for voice_id, title in titles.items()]
+
+
+def _select(
+    options: list[str] | list[SelectOptionDict],
+    *,
+    translation_key: str | None = None,
+    custom_value: bool = False,
+) -> SelectSelector:
+    config = SelectSelectorConfig(
+        options=options, mode=SelectSelectorMode.DROPDOWN, custom_value=custom_value
+    )
+    if translation_key:
+        config["translation_key"] = translation_key
+    return SelectSelector(config)
+
+
+def _slider(low: float, high: float, step: float, unit: str | None = None) -> NumberSelector:
+    config = NumberSelectorConfig(min=low, max=high, step=step, mode=NumberSelectorMode.SLIDER)
+    if unit:
+        config["unit_of_measurement"] = unit
+    return NumberSelector(config)
+
+
+def _model_field() -> dict[probatio.Marker, Any]:
+    return {
+        probatio.Required(CONF_MODEL, default=DEFAULT_MODEL): _select(
+            list(MODELS), custom_value=True
+        )
+    }
+
+
+def _voice_field(options: list[SelectOptionDict]) -> dict[probatio.Marker, Any]:
+    return {probatio.Required(CONF_REFERENCE_ID): _select(options, custom_value=True)}
+
+
+def _settings_fields() -> dict[probatio.Marker, Any]:
+    """Every synthesis setting of a voice, defaults from const.DEFAULTS."""
+    return {
+        **_model_field(),
+        probatio.Required(CONF_LATENCY, default=DEFAULTS[CONF_LATENCY]): _select(
+            list(LATENCIES), translation_key=CONF_LATENCY
+        ),
+        probatio.Required(CONF_FORMAT, default=DEFAULTS[CONF_FORMAT]): _select(
+            list(FORM_FORMATS), translation_key=CONF_FORMAT
+        ),
+        # Optional: left empty, the format's own default rate is used.
+        probatio.Optional(CONF_SAMPLE_RATE): _select(
+            [str(rate) for rate in FORM_SAMPLE_RATES], translation_key=CONF_SAMPLE_RATE
+        ),
+        probatio.Required(CONF_SPEED, default=DEFAULTS[CONF_SPEED]): _slider(0.5, 2.0, 0.05),
+        probatio.Required(CONF_VOLUME, default=DEFAULTS[CONF_VOLUME]): _slider(-20, 20, 1, "dB"),
+        probatio.Required(CONF_TEMPERATURE, default=DEFAULTS[CONF_TEMPERATURE]): _slider(
+            0, 1, 0.05
+        ),
+        probatio.Required(CONF_TOP_P, default=DEFAULTS[CONF_TOP_P]): _slider(0, 1, 0.05),
+        probatio.Required(CONF_CHUNK_LENGTH, default=DEFAULTS[CONF_CHUNK_LENGTH]): _slider(
+            100, 300, 10
+        ),
+        probatio.Required(CONF_NORMALIZE, default=DEFAULTS[CONF_NORMALIZE]): BooleanSelector(),
+    }
+
+
+def _clone_fields() -> dict[probatio.Marker, Any]:
+    """The clip (uploaded, or a media file), its transcript and a name."""
+    return {
+        probatio.Optional(CONF_CLONE_AUDIO): FileSelector(FileSelectorConfig(accept="audio/*")),
+        probatio.Optional(CONF_MEDIA_PATH): TextSelector(),
+        probatio.Required(CONF_CLONE_TEXT): TextSelector(TextSelectorConfig(multiline=True)),
+        probatio.Required(CONF_TITLE): TextSelector(),
+    }
+
+
+def _settings_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Form values as stored: plain numbers, the sample rate an int or absent."""
+    data: dict[str, Any] = {
+        CONF_MODEL: str(user_input[CONF_MODEL]).strip(),
+        CONF_LATENCY: user_input[CONF_LATENCY],
+        CONF_FORMAT: user_input[CONF_FORMAT],
+        CONF_SPEED: float(user_input[CONF_SPEED]),
+        CONF_VOLUME: float(user_input[CONF_VOLUME]),
+        CONF_TEMPERATURE: float(user_input[CONF_TEMPERATURE]),
+        CONF_TOP_P: float(user_input[CONF_TOP_P]),
+        CONF_CHUNK_LENGTH: int(user_input[CONF_CHUNK_LENGTH]),
+        CONF_NORMALIZE: bool(user_input[CONF_NORMALIZE]),
+    }
+    if rate := user_input.get(CONF_SAMPLE_RATE):
+        data[CONF_SAMPLE_RATE] = int(rate)
+    try:
+        # The very checks a session runs, so a saved voice always works.
+        SynthesisSettings(
+            model=data[CONF_MODEL],
+            format=data[CONF_FORMAT],
+            sample_rate=data.get(CONF_SAMPLE_RATE),
+            latency=data[CONF_LATENCY],
+            chunk_length=data[CONF_CHUNK_LENGTH],
+            speed=data[CONF_SPEED],
+            volume=data[CONF_VOLUME],
+            temperature=data[CONF_TEMPERATURE],
+            top_p=data[CONF_TOP_P],
+            normalize=data[CONF_NORMALIZE],
+        ).validate()
+    except InvalidSettingError as err:
+        raise _FormError(err.field, _SETTING_ERRORS.get(err.field, "invalid_setting")) from err
+    return data
+
+
+def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored values as the form shows them (the rate select holds strings)."""
+    values = dict(data)
+    if values.get(CONF_SAMPLE_RATE) is not None:
+        values[CONF_SAMPLE_RATE] = str(values[CONF_SAMPLE_RATE])
+    return values
+
+
+def _read_upload(hass: HomeAssistant, file_id: str) -> bytes:
+    """Read and check an uploaded clip (executor); the upload is deleted after."""
+    try:
+        with process_uploaded_file(hass, file_id) as path:
+            return read_clip(path)
+    except ValueError as err:  # the upload is gone: used already, or HA restarted
+        raise ClipError("clip_unreadable") from err
+
+
+def _read_media(media_dirs: list[str], raw: str) -> bytes:
+    """Read and check a clip from HA's media folders (executor)."""
+    return read_clip(resolve_media_path(media_dirs, raw))
+
+
+class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Connect an account: key and server, then a first voice."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Nothing is stored until the whole flow succeeds."""
+        self._data: dict[str, str] = {}
+        self._voice_options: list[SelectOptionDict] | None = None
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Voices are subentries: one TTS entity each."""
+        return {SUBENTRY_TTS: VoiceSubentryFlow}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the API key and the server."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                account = await _async_check_account(
+                    self.hass, user_input[CONF_URL], user_input[CONF_API_KEY]
+                )
+            except _FormError as err:
+                errors = err.errors
+            else:
+                await self.async_set_unique_id(account.user_id)
+                self._abort_if_unique_id_configured()
+                self._data = {
+                    CONF_API_KEY: user_input[CONF_API_KEY],
+                    CONF_URL: normalize_url(user_input[CONF_URL]),
+                }
+                return await self.async_step_voice()
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_API_KEY): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                ),
+                probatio.Required(CONF_URL, default=DEFAULT_URL): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.URL)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"api_keys_url": API_KEYS_URL},
+        )
+
+    async def async_step_voice(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the first voice, so one pass gives a working entity."""
+        api = _rest(self.hass, self._data[CONF_URL], self._data[CONF_API_KEY])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                model = _settings_data({**DEFAULTS, **user_input})[CONF_MODEL]
+                voice = await _async_check_voice(api, user_input[CONF_REFERENCE_ID])
+            except _FormError as err:
+                errors = err.errors
+            else:
+                voice_data = {
+                    **DEFAULTS,
+                    CONF_REFERENCE_ID: voice.id,
+                    CONF_TITLE: voice.title,
+                    CONF_MODEL: model,
+                }
+                return self.async_create_entry(
+                    title=ENTRY_TITLE,
+                    data=self._data,
+                    subentries=[
+                        ConfigSubentryData(
+                            subentry_type=SUBENTRY_TTS,
+                            data=voice_data,
+                            title=voice.title,
+                            unique_id=None,
+                        )
+                    ],
+                )
+        if self._voice_options is None:
+            self._voice_options = await _async_voice_options(api)
+        schema = probatio.Schema({**_voice_field(self._voice_options), **_model_field()})
+        return self.async_show_form(
+            step_id="voice",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The key was rejected: ask for a new one."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Check a new key of the same account, then reload."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = entry.data.get(CONF_URL, DEFAULT_URL)
+            try:
+                account = await _async_check_account(self.hass, url, user_input[CONF_API_KEY])
+            except _FormError as err:
+                errors = err.errors
+            else:
+                await self.async_set_unique_id(account.user_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_API_KEY: user_input[CONF_API_KEY]}
+                )
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_API_KEY): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"title": entry.title, "api_keys_url": API_KEYS_URL},
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the key or the server; the account must stay the same."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                account = await _async_check_account(
+                    self.hass, user_input[CONF_URL], user_input[CONF_API_KEY]
+                )
+            except _FormError as err:
+                errors = err.errors
+            else:
+                await self.async_set_unique_id(account.user_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={
+                        CONF_API_KEY: user_input[CONF_API_KEY],
+                        CONF_URL: normalize_url(user_input[CONF_URL]),
+                    },
+                )
+        schema = probatio.Schema(
+            {
+                probatio.Required(CONF_API_KEY): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                ),
+                probatio.Required(CONF_URL): TextSelector(
+                    TextSelectorConfig(type=TextSelectorType.URL)
+                ),
+            }
+        )
+        current = {CONF_API_KEY: entry.data[CONF_API_KEY], CONF_URL: entry.data.get(CONF_URL)}
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
+            errors=errors,
+            description_placeholders={"api_keys_url": API_KEYS_URL},
+        )
+
+
+class VoiceSubentryFlow(ConfigSubentryFlow):
+    """Add or change a voice: one from Fish's library, or an instant clone."""
+
+    def __init__(self) -> None:
+        """The voice list is fetched once per flow."""
+        self._voice_options: list[SelectOptionDict] | None = None
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask: a library voice, or an instant clone."""
+        return self.async_show_menu(step_id="user", menu_options=[STEP_LIBRARY, STEP_CLONE])
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Edit the voice with the form it was made with."""
+        if self._current().get(CONF_CLONE_FILE):
+            return await self.async_step_clone()
+        return await self.async_step_library()
+
+    async def async_step_library(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """A voice of Fish's library (own or public), with its settings."""
+        current = self._current()
+        api = self._api()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                settings = _settings_data(user_input)
+                voice = await _async_check_voice(api, user_input[CONF_REFERENCE_ID])
+            except _FormError as err:
+                errors = err.errors
+            else:
+                data = self._merged(settings) | {
+                    CONF_REFERENCE_ID: voice.id,
+                    CONF_TITLE: voice.title,
+                }
+                return await self._async_finish(data, voice.title)
+        if self._voice_options is None:
+            known = {}
+            if ref := current.get(CONF_REFERENCE_ID):
+                known[ref] = current.get(CONF_TITLE) or ref
+            self._voice_options = await _async_voice_options(api, known)
+        schema = probatio.Schema({**_voice_field(self._voice_options), **_settings_fields()})
+        return self.async_show_form(
+            step_id=STEP_LIBRARY,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or _form_values(current)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_clone(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """An instant clone: a short clip of the voice and what is said in it."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                data = await self._async_clone_data(user_input)
+            except _FormError as err:
+                errors = err.errors
+            else:
+                return await self._async_finish(data, data[CONF_TITLE])
+        schema = probatio.Schema({**_clone_fields(), **_settings_fields()})
+        # A consumed upload cannot be offered again: the user picks a file anew.
+        shown = {k: v for k, v in (user_input or {}).items() if k != CONF_CLONE_AUDIO}
+        return self.async_show_form(
+            step_id=STEP_CLONE,
+            data_schema=self.add_suggested_values_to_schema(
+                schema, shown or _form_values(self._current())
+            ),
+            errors=errors,
+            description_placeholders={
+                "min_seconds": f"{CLONE_MIN_SECONDS:g}",
+                "max_seconds": f"{CLONE_MAX_SECONDS:g}",
+                "max_mb": f"{CLONE_MAX_BYTES / 1024 / 1024:g}",
+            },
+        )
+
+    async def _async_clone_data(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """Check the clone form; store a new clip last, when all else is valid."""
+        text = str(user_input.get(CONF_CLONE_TEXT) or "").strip()
+        if not text:
+            raise _FormError(CONF_CLONE_TEXT, "clone_text_required")
+        title = str(user_input.get(CONF_TITLE) or "").strip()
+        if not title:
+            raise _FormError(CONF_TITLE, "title_required")
+        data = self._merged(_settings_data(user_input)) | {
+            CONF_CLONE_TEXT: text,
+            CONF_TITLE: title,
+        }
+        audio = await self._async_read_clip(user_input)
+        if audio is not None:
+            name = f"{uuid4().hex}.bin"
+            await async_store_clip(self.hass, name, audio)
+            data[CONF_CLONE_FILE] = name
+        elif not data.get(CONF_CLONE_FILE):
+            raise _FormError("base", "clip_required")
+        return data
+
+    async def _async_read_clip(self, user_input: Mapping[str, Any]) -> bytes | None:
+        """The clip given in the form (upload first, else media path), or None."""
+        if file_id := user_input.get(CONF_CLONE_AUDIO):
+            return await self._async_load(
+                CONF_CLONE_AUDIO, partial(_read_upload, self.hass, file_id)
+            )
+        if media := str(user_input.get(CONF_MEDIA_PATH) or "").strip():
+            dirs = list(self.hass.config.media_dirs.values())
+            return await self._async_load(CONF_MEDIA_PATH, partial(_read_media, dirs, media))
+        return None
+
+    async def _async_load(self, field: str, job: Callable[[], bytes]) -> bytes:
+        try:
+            return await self.hass.async_add_executor_job(job)
+        except ClipError as err:
+            raise _FormError(field, err.reason) from err
+
+    async def _async_finish(self, data: dict[str, Any], title: str) -> SubentryFlowResult:
+        entry = self._get_entry()
+        if self.source != SOURCE_RECONFIGURE:
+            # No update listener (deprecated with the reload helpers), so adding a
+            # subentry reloads nothing by itself. call_soon runs after the flow
+            # manager has stored the subentry, then the new entity appears.
+            self.hass.loop.call_soon(self.hass.config_entries.async_schedule_reload, entry.entry_id)
+            return self.async_create_entry(title=title, data=data)
+        subentry = self._get_reconfigure_subentry()
+        old_clip = subentry.data.get(CONF_CLONE_FILE)
+        result = self.async_update_reload_and_abort(entry, subentry, data=data, title=title)
+        if old_clip and old_clip != data.get(CONF_CLONE_FILE):
+            await async_remove_clip(self.hass, old_clip)
+        return result
+
+    def _current(self) -> Mapping[str, Any]:
+        """The voice being reconfigured, or nothing when adding one."""
+        if self.source == SOURCE_RECONFIGURE:
+            return self._get_reconfigure_subentry().data
+        return {}
+
+    def _merged(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """New settings over the stored data; keeps keys the form does not show."""
+        data = dict(self._current())
+        data.pop(CONF_SAMPLE_RATE, None)  # absent from the form means "format default"
+        return data | settings
+
+    def _api(self) -> RestApi:
+        """The account's REST API; works whether or not the entry is loaded."""
+        entry = self._get_entry()
+        return _rest(self.hass, entry.data.get(CONF_URL, DEFAULT_URL), entry.data[CONF_API_KEY])

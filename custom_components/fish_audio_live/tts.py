@@ -1,0 +1,293 @@
+"""The Fish Audio Live TTS entity: one per configured voice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable, Mapping
+import logging
+from typing import Any
+
+from homeassistant.components.tts import (
+    ATTR_PREFERRED_FORMAT,
+    ATTR_PREFERRED_SAMPLE_RATE,
+    ATTR_VOICE,
+    TextToSpeechEntity,
+    TTSAudioResponse,
+    TtsAudioType,
+    Voice as TtsVoice,
+)
+from homeassistant.components.tts.entity import TTSAudioRequest
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import (
+    CONF_CHUNK_LENGTH,
+    CONF_FORMAT,
+    CONF_LATENCY,
+    CONF_MODEL,
+    CONF_MP3_BITRATE,
+    CONF_NORMALIZE,
+    CONF_REFERENCE_ID,
+    CONF_SAMPLE_RATE,
+    CONF_SPEED,
+    CONF_TEMPERATURE,
+    CONF_TITLE,
+    CONF_TOP_P,
+    CONF_VOLUME,
+    DEFAULTS,
+    DOMAIN,
+    MANUFACTURER,
+    SUBENTRY_TTS,
+    SUPPORTED_LANGUAGES,
+)
+from .errors import (
+    EmptyTextError,
+    FishAudioError,
+    InvalidRequestError,
+    InvalidSettingError,
+    SynthesisError,
+    VoiceNotFoundError,
+)
+from .references import async_load_references
+from .runtime import FishAudioConfigEntry, clear_credit_issue, user_error
+from .settings import DEFAULT_MODEL, EXTENSIONS, SynthesisSettings, voice_id_from_input
+
+_LOGGER = logging.getLogger(__name__)
+
+# The client caps parallel live sessions per account; HA need not serialise.
+PARALLEL_UPDATES = 0
+
+# Formats Home Assistant may ask for that we can produce without ffmpeg.
+_NATIVE_FORMATS = {"mp3": "mp3", "wav": "wav", "ogg": "opus", "opus": "opus"}
+
+_OPTION_FIELDS: dict[str, tuple[str, type]] = {
+    CONF_MODEL: ("model", str),
+    CONF_LATENCY: ("latency", str),
+    CONF_FORMAT: ("format", str),
+    CONF_SAMPLE_RATE: ("sample_rate", int),
+    CONF_MP3_BITRATE: ("mp3_bitrate", int),
+    CONF_SPEED: ("speed", float),
+    CONF_VOLUME: ("volume", float),
+    CONF_TEMPERATURE: ("temperature", float),
+    CONF_TOP_P: ("top_p", float),
+    CONF_CHUNK_LENGTH: ("chunk_length", int),
+    CONF_NORMALIZE: ("normalize", bool),
+}
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FishAudioConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add one entity per voice subentry."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_TTS:
+            continue
+        references = await async_load_references(hass, subentry)
+        async_add_entities(
+            [FishAudioTTSEntity(entry, subentry, references)],
+            config_subentry_id=subentry.subentry_id,
+        )
+
+
+class FishAudioTTSEntity(TextToSpeechEntity):
+    """Speaks through one configured Fish Audio voice over the live socket."""
+
+    # TTS engines must have a name of their own (HA refuses a None engine name), and
+    # with has_entity_name that name would be repeated after the device's: the
+    # voice's title alone names the entity (tts.<title>) and its device.
+    _attr_has_entity_name = False
+    _attr_supported_languages = SUPPORTED_LANGUAGES
+    _attr_supported_options = [
+        ATTR_VOICE,
+        *_OPTION_FIELDS,
+        ATTR_PREFERRED_FORMAT,
+        ATTR_PREFERRED_SAMPLE_RATE,
+    ]
+
+    def __init__(
+        self,
+        entry: FishAudioConfigEntry,
+        subentry: ConfigSubentry,
+        references: tuple[Any, ...],
+    ) -> None:
+        """Set up from the account entry and the voice subentry."""
+        self._entry = entry
+        self._subentry = subentry
+        self._references = references
+        data = subentry.data
+        self._attr_unique_id = subentry.subentry_id
+        self._attr_name = data.get(CONF_TITLE) or subentry.title
+        self._attr_default_language = "en"
+        defaults: dict[str, Any] = {**DEFAULTS, CONF_MODEL: DEFAULT_MODEL}
+        defaults.update({key: data[key] for key in _OPTION_FIELDS if data.get(key) is not None})
+        if data.get(CONF_REFERENCE_ID):
+            defaults[ATTR_VOICE] = data[CONF_REFERENCE_ID]
+        self._attr_default_options = defaults
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=self._attr_name,
+            manufacturer=MANUFACTURER,
+            model=data.get(CONF_MODEL, DEFAULT_MODEL),
+            entry_type=DeviceEntryType.SERVICE,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Default to Home Assistant's language when the voice can speak it."""
+        await super().async_added_to_hass()
+        if self.hass.config.language in SUPPORTED_LANGUAGES:
+            self._attr_default_language = self.hass.config.language
+
+    @callback
+    def async_get_supported_voices(self, language: str) -> list[TtsVoice] | None:
+        """List this voice and the account's own voices, whatever the language."""
+        runtime = self._entry.runtime_data
+        voices: dict[str, str] = {}
+        if own := self._subentry.data.get(CONF_REFERENCE_ID):
+            voices[own] = self._subentry.data.get(CONF_TITLE) or self._subentry.title
+        for voice in runtime.voices:
+            voices.setdefault(voice.id, voice.title)
+        self.hass.async_create_background_task(
+            runtime.async_refresh_voices(), "fish_audio_live_refresh_voices"
+        )
+        return [TtsVoice(voice_id, name) for voice_id, name in voices.items()]
+
+    async def async_speak(
+        self,
+        media_player_entity_id: list[str],
+        message: str,
+        cache: bool,
+        language: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """Check the message and options before a media player is asked to play."""
+        if not message.strip():
+            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
+        self._settings({**(self.default_options or {}), **(options or {})})
+        await super().async_speak(media_player_entity_id, message, cache, language, options)
+
+    async def async_get_tts_audio(
+        self, message: str, language: str, options: dict[str, Any]
+    ) -> TtsAudioType:
+        """Synthesize a whole message into one complete file."""
+        if not message.strip():
+            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
+        settings = self._settings(options)
+        try:
+            data = await self._entry.runtime_data.client.synthesize(settings, message)
+        except FishAudioError as err:
+            raise await self._user_error(err, settings) from err
+        clear_credit_issue(self.hass, self._entry)
+        return EXTENSIONS[settings.format], data
+
+    async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
+        """Stream: audio flows while the text is still arriving."""
+        settings = self._settings(request.options)
+        return TTSAudioResponse(
+            EXTENSIONS[settings.format], self._stream(settings, request.message_gen)
+        )
+
+    async def _stream(
+        self, settings: SynthesisSettings, text: AsyncIterable[str]
+    ) -> AsyncGenerator[bytes]:
+        try:
+            async for chunk in self._entry.runtime_data.client.stream(
+                settings, _require_text(text)
+            ):
+                yield chunk
+        except FishAudioError as err:
+            raise await self._user_error(err, settings) from err
+        clear_credit_issue(self.hass, self._entry)
+
+    def _settings(self, options: Mapping[str, Any]) -> SynthesisSettings:
+        """Turn merged options into validated settings; ServiceValidationError if bad."""
+        values: dict[str, Any] = {}
+        try:
+            for option, (name, kind) in _OPTION_FIELDS.items():
+                if options.get(option) is not None:
+                    values[name] = _coerce(option, options[option], kind)
+            if (preferred := options.get(ATTR_PREFERRED_FORMAT)) in _NATIVE_FORMATS:
+                values["format"] = _NATIVE_FORMATS[preferred]
+            values.update(self._voice(options))
+            settings = SynthesisSettings(**values)
+            if (rate := options.get(ATTR_PREFERRED_SAMPLE_RATE)) is not None:
+                settings = _with_rate(settings, rate)
+            return settings.validate()
+        except InvalidSettingError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_option",
+                translation_placeholders={"option": err.field, "allowed": err.allowed},
+            ) from err
+
+    def _voice(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The voice of a call: a per-call `voice`, else the configured one or clone."""
+        configured = self._subentry.data.get(CONF_REFERENCE_ID)
+        voice = options.get(ATTR_VOICE)
+        if voice is not None and not isinstance(voice, str):
+            raise InvalidSettingError("voice", voice, "a voice id")
+        if voice and voice != configured:
+            return {"reference_id": voice_id_from_input(voice)}
+        if self._references and not configured:
+            return {"references": self._references}
+        return {"reference_id": configured or None}
+
+    async def _user_error(
+        self, err: FishAudioError, settings: SynthesisSettings
+    ) -> HomeAssistantError:
+        """Translate a failure; say so precisely when the voice does not exist."""
+        if isinstance(err, SynthesisError | InvalidRequestError) and settings.reference_id:
+            try:
+                await self._entry.runtime_data.client.rest.voice(settings.reference_id)
+            except VoiceNotFoundError as lookup:
+                err = lookup
+            except FishAudioError:
+                pass
+        if isinstance(err, VoiceNotFoundError):
+            return HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="voice_not_found",
+                translation_placeholders={"voice": str(settings.reference_id)},
+            )
+        _LOGGER.debug("Synthesis failed: %s (%s)", err.kind, err.message)
+        return user_error(self.hass, self._entry, err)
+
+
+def _coerce(option: str, value: Any, kind: type) -> Any:
+    """Accept strings from YAML and the UI; refuse what does not convert."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise InvalidSettingError(option, value, "true or false")
+    try:
+        return kind(value)
+    except (TypeError, ValueError) as err:
+        raise InvalidSettingError(option, value, kind.__name__) from err
+
+
+def _with_rate(settings: SynthesisSettings, rate: Any) -> SynthesisSettings:
+    """Use a sample rate the caller prefers when the format offers it."""
+    from .settings import SAMPLE_RATES  # noqa: PLC0415 - local to keep the import list short
+
+    try:
+        wanted = int(rate)
+    except (TypeError, ValueError):
+        return settings
+    if wanted in SAMPLE_RATES[settings.format]:
+        return settings.with_changes(sample_rate=wanted)
+    return settings
+
+
+async def _require_text(text: AsyncIterable[str]) -> AsyncGenerator[str]:
+    """Pass text on; a stream that ends with nothing to say is an error."""
+    spoken = False
+    async for piece in text:
+        spoken = spoken or bool(piece.strip())
+        yield piece
+    if not spoken:
+        raise EmptyTextError("nothing to say")

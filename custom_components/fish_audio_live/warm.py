@@ -1,0 +1,134 @@
+"""A warm socket: one live connection opened ahead of need.
+
+The TLS and WebSocket handshake (about 330 ms to Fish's cloud) is paid before
+the text arrives, so first audio waits only for the server's synthesis. The
+socket is opened without `start` and replaced after `max_age` seconds, or as
+soon as the server closes it. It holds one of the account's parallel-session
+slots while idle, and is only opened when a slot is free, so it never makes a
+real request wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import contextlib
+import logging
+
+import aiohttp
+
+from .errors import AuthenticationError, FishAudioError, InsufficientCreditError
+
+_LOGGER = logging.getLogger(__name__)
+
+type Connector = Callable[[str], Awaitable[aiohttp.ClientWebSocketResponse]]
+
+DEFAULT_MAX_AGE = 45.0
+RETRY_AFTER_FAILURE = 30.0
+
+
+class WarmSocket:
+    """Keeps one pre-opened live socket for one model."""
+
+    def __init__(
+        self,
+        connect: Connector,
+        slots: asyncio.Semaphore,
+        model: str,
+        *,
+        max_age: float = DEFAULT_MAX_AGE,
+    ) -> None:
+        """Nothing is opened until `refill()`."""
+        self._connect = connect
+        self._slots = slots
+        self.model = model
+        self._max_age = max_age
+        self._ready: aiohttp.ClientWebSocketResponse | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+        self._handed_over = False
+        self.opened = 0
+        self.used = 0
+
+    @property
+    def ready(self) -> bool:
+        """Whether a socket is open and waiting."""
+        return self._ready is not None
+
+    def refill(self, model: str | None = None) -> None:
+        """Open a warm socket in the background if none is there and a slot is free."""
+        if model is not None and model != self.model and self._task is None:
+            self.model = model
+        if self._stopped or (self._task is not None and not self._task.done()):
+            return
+        if self._slots.locked():
+            return
+        self._task = asyncio.create_task(self._keep(), name="fish_audio_live_warm_socket")
+
+    async def take(self, model: str) -> aiohttp.ClientWebSocketResponse | None:
+        """Hand over the warm socket and its slot, if one is open for `model`."""
+        ws = self._ready
+        if ws is None or model != self.model or ws.closed:
+            return None
+        self._ready = None
+        self._handed_over = True
+        await self._stop_task()
+        self._handed_over = False
+        self.used += 1
+        return ws
+
+    async def aclose(self) -> None:
+        """Stop keeping a socket warm and close the idle one."""
+        self._stopped = True
+        await self._stop_task()
+
+    async def release(self) -> None:
+        """Close the idle socket to free its slot for a request that would wait."""
+        await self._stop_task()
+
+    async def _stop_task(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _keep(self) -> None:
+        """Hold a slot and an open socket until taken; replace it when it ages or drops."""
+        await self._slots.acquire()
+        try:
+            while not self._stopped:
+                ws = await self._open()
+                if ws is None:
+                    await asyncio.sleep(RETRY_AFTER_FAILURE)
+                    continue
+                self._ready = ws
+                await self._idle(ws)
+        finally:
+            if self._ready is not None:
+                # Cancelled by aclose(), not by take(): the socket is ours to close.
+                ws, self._ready = self._ready, None
+                await ws.close()
+            if not self._handed_over:
+                self._slots.release()
+
+    async def _open(self) -> aiohttp.ClientWebSocketResponse | None:
+        try:
+            ws = await self._connect(self.model)
+        except (AuthenticationError, InsufficientCreditError) as err:
+            _LOGGER.debug("Not keeping a socket warm: %s", err.kind)
+            self._stopped = True
+            return None
+        except FishAudioError as err:
+            _LOGGER.debug("Could not open a warm socket: %s", err.kind)
+            return None
+        self.opened += 1
+        return ws
+
+    async def _idle(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Wait until the socket ages out or the server says anything (it should not)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._max_age):
+                await ws.receive()
+        self._ready = None
+        await ws.close()

@@ -1,0 +1,1 @@
+"""Tests for the Fish Audio live integration."""

@@ -1,0 +1,78 @@
+"""The flush policy: where flushes go in streamed text."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.fish_audio_live.text_policy import FLUSH, FlushPolicy, TextPlanner
+
+
+def plan(pieces: list[str], policy: FlushPolicy | None = None) -> list[str | None]:
+    planner = TextPlanner(policy)
+    steps: list[str | None] = []
+    for piece in pieces:
+        steps.extend(planner.feed(piece))
+    return steps
+
+
+def joined(steps: list[str | None]) -> str:
+    return "".join(step for step in steps if step is not FLUSH)
+
+
+def test_first_sentence_flushes_inside_a_piece() -> None:
+    steps = plan(["Hello there, how are you today? I am fine."])
+    assert steps == ["Hello there, how are you today?", FLUSH, " I am fine."]
+
+
+def test_text_is_kept_exactly() -> None:
+    pieces = ["Good ", "morning", ". The ", "weather is nice", "! Tomorrow", " rain."]
+    assert joined(plan(pieces)) == "".join(pieces)
+
+
+def test_sentence_end_at_piece_edge_flushes_before_next_space() -> None:
+    steps = plan(["It is sunny today.", " And warm."])
+    assert steps == ["It is sunny today.", FLUSH, " And warm."]
+
+
+def test_short_first_sentence_waits() -> None:
+    steps = plan(["Hi! How are you doing today? Good."])
+    assert steps == ["Hi! How are you doing today?", FLUSH, " Good."]
+
+
+def test_later_flushes_need_enough_text() -> None:
+    policy = FlushPolicy(first_min_chars=5, later_min_chars=30)
+    steps = plan(["One sentence here. Two. Three is a much longer sentence now. End"], policy)
+    assert steps == [
+        "One sentence here.",
+        FLUSH,
+        " Two. Three is a much longer sentence now.",
+        FLUSH,
+        " End",
+    ]
+
+
+def test_long_opening_without_sentence_end_flushes_at_a_word() -> None:
+    policy = FlushPolicy(first_max_chars=20)
+    steps = plan(["a long opening clause without any stop at all"], policy)
+    assert steps[1] is FLUSH
+    assert steps[0].endswith(" ")
+    assert len(steps[0].strip()) >= 20
+    assert joined(steps) == "a long opening clause without any stop at all"
+
+
+def test_cjk_full_stop_needs_no_space() -> None:
+    policy = FlushPolicy(first_min_chars=3)
+    steps = plan(["你好，今天天气很好。明天下雨。"], policy)
+    assert steps == ["你好，今天天气很好。", FLUSH, "明天下雨。"]
+
+
+def test_counts_characters() -> None:
+    planner = TextPlanner()
+    planner.feed("abc")
+    planner.feed("de")
+    assert planner.chars == 5
+
+
+@pytest.mark.parametrize("text", ["3.5 degrees", "e.g.not a stop"])
+def test_dots_inside_words_do_not_flush(text: str) -> None:
+    assert FLUSH not in plan([text])
