@@ -36,6 +36,12 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/ from this checkout."""
 
 
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Give every test its own config folder (clone clips are written under it)."""
+    return hass_tmp_config_dir
+
+
 @pytest.fixture(autouse=True)
 def tts_cache_dir(tmp_path: Path) -> Iterator[Path]:
     """Keep HA's TTS file cache in a temporary folder."""
@@ -86,9 +92,7 @@ def config_entry(emulator: FishEmulator, voice_data: dict[str, Any]) -> MockConf
 
 
 @pytest.fixture
-async def setup_integration(
-    hass: HomeAssistant, config_entry: MockConfigEntry
-) -> MockConfigEntry:
+async def setup_integration(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfigEntry:
     """Set up tts and the integration; return the loaded entry."""
     assert await async_setup_component(hass, "tts", {})
     config_entry.add_to_hass(hass)

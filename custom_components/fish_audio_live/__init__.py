@@ -8,8 +8,9 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .client import FishAudioClient
-from .const import CONF_KEEP_WARM, CONF_URL, DOMAIN
+from .const import CONF_CLONE_FILE, CONF_KEEP_WARM, CONF_URL, DOMAIN
 from .errors import AuthenticationError, FishAudioError
+from .references import async_prune_clips
 from .runtime import FishAudioConfigEntry, FishAudioRuntime
 from .urls import DEFAULT_URL
 
@@ -36,6 +37,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) ->
             translation_key="cannot_connect_setup",
             translation_placeholders={"error": err.kind},
         ) from err
+    await async_prune_clips(hass, _clips_in_use(hass))
     runtime = FishAudioRuntime(client=client, account=account)
     await runtime.async_refresh_voices(force=True)
     entry.runtime_data = runtime
@@ -54,3 +56,19 @@ async def async_unload_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) -
     """Unload; running streams end quietly and their sockets close."""
     await entry.runtime_data.client.aclose()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) -> None:
+    """Removing the account removes its clone clips too."""
+    await async_prune_clips(hass, _clips_in_use(hass, without=entry.entry_id))
+
+
+def _clips_in_use(hass: HomeAssistant, without: str | None = None) -> set[str]:
+    """Clip files referenced by any voice of any account."""
+    return {
+        subentry.data[CONF_CLONE_FILE]
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.entry_id != without
+        for subentry in entry.subentries.values()
+        if subentry.data.get(CONF_CLONE_FILE)
+    }

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator
+import contextlib
 import logging
 import time
 
 import aiohttp
 
-from .errors import FishAudioError, RateLimitError
+from .errors import ConnectTimeoutError, FishAudioError, RateLimitError
 from .live import LiveSession, SessionStats, Timeouts, connect
 from .rest import RestApi
 from .settings import DEFAULT_MODEL, SynthesisSettings
@@ -39,7 +40,7 @@ class FishAudioClient:
         timeouts: Timeouts | None = None,
         policy: FlushPolicy | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        retry_delays: tuple[float, ...] | None = None,
         history: int = 20,
         keep_warm: bool = False,
     ) -> None:
@@ -51,7 +52,7 @@ class FishAudioClient:
         self.timeouts = timeouts or Timeouts()
         self.policy = policy or FlushPolicy()
         self._slots = asyncio.Semaphore(max_sessions)
-        self._retry_delays = retry_delays
+        self._retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
         self._active: set[LiveSession] = set()
         self.recent: deque[SessionStats] = deque(maxlen=history)
         self.waiting = 0
@@ -71,8 +72,11 @@ class FishAudioClient:
             await self.warm.aclose()
 
     async def _connect(self, model: str) -> aiohttp.ClientWebSocketResponse:
-        async with asyncio.timeout(self.timeouts.connect):
-            return await connect(self._http, live_url(self.base_url), self._api_key, model)
+        try:
+            async with asyncio.timeout(self.timeouts.connect):
+                return await connect(self._http, live_url(self.base_url), self._api_key, model)
+        except TimeoutError as err:
+            raise ConnectTimeoutError("timed out opening a warm socket") from err
 
     @property
     def active_sessions(self) -> int:
@@ -102,8 +106,10 @@ class FishAudioClient:
         self._active.add(session)
         try:
             await self._open(session, ws)
-            async for chunk in session.stream(text):
-                yield chunk
+            # Closed here, not by the garbage collector, when the caller stops early.
+            async with contextlib.aclosing(session.stream(text)) as audio:
+                async for chunk in audio:
+                    yield chunk
         except FishAudioError as err:
             session.stats.error = err.kind
             raise

@@ -15,7 +15,7 @@ import struct
 from .const import CLONE_MAX_BYTES, CLONE_MAX_SECONDS, CLONE_MIN_SECONDS
 
 
-class ClipError(ValueError):
+class ClipError(Exception):
     """A clip that cannot be used; `reason` is the form's error key."""
 
     def __init__(self, reason: str) -> None:
@@ -101,9 +101,7 @@ def resolve_media_path(media_dirs: Iterable[str], raw: str) -> Path:
     resolved first, so nothing outside the media folders can be reached.
     """
     text = raw.strip()
-    if not text:
-        raise ClipError("media_path_outside")
-    inside = []
+    inside: list[Path] = []
     for folder in media_dirs:
         root = Path(folder).resolve()
         candidate = (root / text).resolve()  # an absolute path replaces root

@@ -17,6 +17,8 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
+    OptionsFlowWithReload,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_API_KEY
@@ -49,6 +51,7 @@ from .const import (
     CONF_CLONE_FILE,
     CONF_CLONE_TEXT,
     CONF_FORMAT,
+    CONF_KEEP_WARM,
     CONF_LATENCY,
     CONF_MODEL,
     CONF_NORMALIZE,
@@ -125,19 +128,27 @@ def _error_reason(err: FishAudioError, table: tuple[tuple[type[FishAudioError], 
     return next((reason for kind, reason in table if isinstance(err, kind)), "cannot_connect")
 
 
+def _key(user_input: Mapping[str, Any]) -> str:
+    """The API key as typed, without the blanks pasting tends to add."""
+    return str(user_input[CONF_API_KEY]).strip()
+
+
 def _rest(hass: HomeAssistant, url: str, api_key: str) -> RestApi:
     return RestApi(async_get_clientsession(hass), url, api_key)
 
 
-async def _async_check_account(hass: HomeAssistant, url: str, api_key: str) -> Account:
-    """Check the server URL, then the key against it; raise _FormError if either fails."""
+async def _async_check_account(hass: HomeAssistant, url: str, api_key: str) -> tuple[str, Account]:
+    """Check the server URL, then the key against it; return the tidied URL and account.
+
+    Raises _FormError when either fails.
+    """
     try:
         # Before any network use: the key must never go to an unsafe URL.
         url = normalize_url(url)
     except UnsafeUrlError as err:
         raise _FormError(CONF_URL, err.reason) from err
     try:
-        return await _rest(hass, url, api_key).account()
+        return url, await _rest(hass, url, api_key).account()
     except FishAudioError as err:
         raise _FormError("base", _error_reason(err, _ACCOUNT_ERRORS)) from err
     except Exception as err:
@@ -329,23 +340,25 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         """Voices are subentries: one TTS entity each."""
         return {SUBENTRY_TTS: VoiceSubentryFlow}
 
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Account-wide options."""
+        return AccountOptionsFlow()
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the API key and the server."""
         errors: dict[str, str] = {}
         if user_input is not None:
+            api_key = _key(user_input)
             try:
-                account = await _async_check_account(
-                    self.hass, user_input[CONF_URL], user_input[CONF_API_KEY]
-                )
+                url, account = await _async_check_account(self.hass, user_input[CONF_URL], api_key)
             except _FormError as err:
                 errors = err.errors
             else:
                 await self.async_set_unique_id(account.user_id)
                 self._abort_if_unique_id_configured()
-                self._data = {
-                    CONF_API_KEY: user_input[CONF_API_KEY],
-                    CONF_URL: normalize_url(user_input[CONF_URL]),
-                }
+                self._data = {CONF_API_KEY: api_key, CONF_URL: url}
                 return await self.async_step_voice()
         schema = probatio.Schema(
             {
@@ -370,6 +383,7 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
+                # Only the model is asked here; the same check as the full form.
                 model = _settings_data({**DEFAULTS, **user_input})[CONF_MODEL]
                 voice = await _async_check_voice(api, user_input[CONF_REFERENCE_ID])
             except _FormError as err:
@@ -413,16 +427,18 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            url = entry.data.get(CONF_URL, DEFAULT_URL)
+            api_key = _key(user_input)
             try:
-                account = await _async_check_account(self.hass, url, user_input[CONF_API_KEY])
+                _, account = await _async_check_account(
+                    self.hass, entry.data.get(CONF_URL, DEFAULT_URL), api_key
+                )
             except _FormError as err:
                 errors = err.errors
             else:
                 await self.async_set_unique_id(account.user_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_KEY: user_input[CONF_API_KEY]}
+                    entry, data_updates={CONF_API_KEY: api_key}
                 )
         schema = probatio.Schema(
             {
@@ -445,21 +461,16 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
+            api_key = _key(user_input)
             try:
-                account = await _async_check_account(
-                    self.hass, user_input[CONF_URL], user_input[CONF_API_KEY]
-                )
+                url, account = await _async_check_account(self.hass, user_input[CONF_URL], api_key)
             except _FormError as err:
                 errors = err.errors
             else:
                 await self.async_set_unique_id(account.user_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(
-                    entry,
-                    data_updates={
-                        CONF_API_KEY: user_input[CONF_API_KEY],
-                        CONF_URL: normalize_url(user_input[CONF_URL]),
-                    },
+                    entry, data_updates={CONF_API_KEY: api_key, CONF_URL: url}
                 )
         schema = probatio.Schema(
             {
@@ -545,8 +556,11 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
             else:
                 return await self._async_finish(data, data[CONF_TITLE])
         schema = probatio.Schema({**_clone_fields(), **_settings_fields()})
-        # A consumed upload cannot be offered again: the user picks a file anew.
-        shown = {k: v for k, v in (user_input or {}).items() if k != CONF_CLONE_AUDIO}
+        shown = dict(user_input or {})
+        if CONF_CLONE_AUDIO in errors:
+            # The upload was read, so it is gone: the user must pick a file anew.
+            # After any other error it is still there and stays selected.
+            del shown[CONF_CLONE_AUDIO]
         return self.async_show_form(
             step_id=STEP_CLONE,
             data_schema=self.add_suggested_values_to_schema(
@@ -629,3 +643,20 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
         """The account's REST API; works whether or not the entry is loaded."""
         entry = self._get_entry()
         return _rest(self.hass, entry.data.get(CONF_URL, DEFAULT_URL), entry.data[CONF_API_KEY])
+
+
+class AccountOptionsFlow(OptionsFlowWithReload):
+    """Account-wide options; the entry reloads when they change."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Offer to keep a live connection ready ahead of need."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        schema = probatio.Schema(
+            {
+                probatio.Required(
+                    CONF_KEEP_WARM, default=self.config_entry.options.get(CONF_KEEP_WARM, False)
+                ): BooleanSelector()
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema)

@@ -128,13 +128,18 @@ class LiveSession:
         try:
             if self._ws is None:
                 await self.open()
+            if self._cancelled:
+                raise _cancelled_error()  # cancel() came during the handshake: nothing sent
             if self.settings.format == "wav":
                 yield wav_header(self.settings.effective_sample_rate, None)
             self._writer = asyncio.create_task(self._feed(text), name="fish_audio_live_writer")
             with contextlib.suppress(_CancelledOnPurposeError):
                 async for chunk in self._receive():
                     yield chunk
-            if self._writer_error is not None:
+            if self._cancelled:
+                # An error, not a quiet end: Home Assistant would cache the cut clip as whole.
+                raise _cancelled_error()
+            if self._writer_error is not None and not self._cancelled:
                 raise self._writer_error
         except FishAudioError as err:
             self.stats.error = err.kind
@@ -162,7 +167,7 @@ class LiveSession:
                 await self._closing
 
     def cancel(self) -> None:
-        """End the session quietly (integration unloading): the stream just stops."""
+        """End the session (integration unloading): the stream fails without an error log."""
         self._cancelled = True
         if self._ws is not None and not self._ws.closed:
             self._closing = asyncio.ensure_future(self._ws.close())
@@ -196,7 +201,7 @@ class LiveSession:
                 for step in self._planner.feed(piece):
                     await self._send_step(step)
             self.stats.chars = self._planner.chars
-            await self._ws.send_bytes(protocol.STOP_EVENT)
+            await self._send(protocol.STOP_EVENT)
             self._stop_sent_at = time.monotonic()
             self._owe_audio()
         except asyncio.CancelledError:
@@ -207,13 +212,22 @@ class LiveSession:
                 await self._ws.close()
 
     async def _send_step(self, step: str | None) -> None:
-        assert self._ws is not None
         if step is FLUSH:
-            await self._ws.send_bytes(protocol.FLUSH_EVENT)
+            await self._send(protocol.FLUSH_EVENT)
             self.stats.flushes += 1
             self._owe_audio()
         else:
-            await self._ws.send_bytes(protocol.text_event(step))
+            await self._send(protocol.text_event(step))
+
+    async def _send(self, frame: bytes) -> None:
+        """Send one frame; a dropped connection is a typed error, not aiohttp's."""
+        assert self._ws is not None
+        try:
+            await self._ws.send_bytes(frame)
+        except (aiohttp.ClientError, OSError) as err:
+            raise CannotConnectError(
+                f"connection lost while sending: {type(err).__name__}"
+            ) from err
 
     def _owe_audio(self) -> None:
         """The server now owes audio: arm the reader's deadline."""
@@ -261,7 +275,7 @@ class LiveSession:
     async def _next_message(self) -> aiohttp.WSMessage:
         assert self._ws is not None
         try:
-            async with asyncio.timeout(self._next_deadline()) as deadline:
+            async with asyncio.timeout_at(self._next_deadline()) as deadline:
                 self._deadline = deadline
                 return await self._ws.receive()
         except TimeoutError as err:
@@ -289,7 +303,10 @@ class LiveSession:
     def _on_finish(self, event: dict[str, Any]) -> None:
         if event.get("reason") == "error":
             message = event.get("message")
-            raise SynthesisError(message if isinstance(message, str) else "")
+            # An error finish may carry no message; users still see a sentence.
+            raise SynthesisError(
+                message if isinstance(message, str) and message else "the server gave no reason"
+            )
         if self._stop_sent_at is None:
             raise SynthesisError("server finished before the text was complete")
 
@@ -323,6 +340,10 @@ async def connect(
 
 class _CancelledOnPurposeError(Exception):
     """Internal: the session was cancelled on purpose."""
+
+
+def _cancelled_error() -> CannotConnectError:
+    return CannotConnectError("session closed: the integration is unloading or stopping")
 
 
 def _retry_after(err: aiohttp.WSServerHandshakeError) -> float | None:

@@ -44,3 +44,17 @@ async def async_load_references(
     path = clip_path(hass, name)
     audio = await hass.async_add_executor_job(path.read_bytes)
     return (ReferenceClip(audio=audio, text=subentry.data.get(CONF_CLONE_TEXT, "")),)
+
+
+async def async_prune_clips(hass: HomeAssistant, keep: set[str]) -> None:
+    """Delete stored clips no voice uses any more (a removed clone voice)."""
+    folder = Path(hass.config.path(STORAGE_DIR, CLONE_STORAGE_DIR))
+
+    def prune() -> None:
+        if not folder.is_dir():
+            return
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in keep:
+                path.unlink(missing_ok=True)
+
+    await hass.async_add_executor_job(prune)

@@ -181,23 +181,30 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         except FishAudioError as err:
             raise await self._user_error(err, settings) from err
         clear_credit_issue(self.hass, self._entry)
-        return EXTENSIONS[settings.format], data
+        return _extension(settings, options), data
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Stream: audio flows while the text is still arriving."""
         settings = self._settings(request.options)
         return TTSAudioResponse(
-            EXTENSIONS[settings.format], self._stream(settings, request.message_gen)
+            _extension(settings, request.options), self._stream(settings, request.message_gen)
         )
 
     async def _stream(
         self, settings: SynthesisSettings, text: AsyncIterable[str]
     ) -> AsyncGenerator[bytes]:
+        # The socket opens right away, while the first words may still be on their
+        # way: callers whose text comes later (an LLM still thinking) do not pay
+        # the ~330 ms handshake after it arrives. Empty text closes it again.
         try:
             async for chunk in self._entry.runtime_data.client.stream(
                 settings, _require_text(text)
             ):
                 yield chunk
+        except EmptyTextError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="empty_message"
+            ) from err
         except FishAudioError as err:
             raise await self._user_error(err, settings) from err
         clear_credit_issue(self.hass, self._entry)
@@ -281,6 +288,17 @@ def _with_rate(settings: SynthesisSettings, rate: Any) -> SynthesisSettings:
     if wanted in SAMPLE_RATES[settings.format]:
         return settings.with_changes(sample_rate=wanted)
     return settings
+
+
+def _extension(settings: SynthesisSettings, options: Mapping[str, Any]) -> str:
+    """The extension HA asked for when the audio is in that format (ogg is Ogg Opus).
+
+    HA converts with ffmpeg whenever the extension differs from its preferred one.
+    """
+    preferred = options.get(ATTR_PREFERRED_FORMAT)
+    if isinstance(preferred, str) and _NATIVE_FORMATS.get(preferred) == settings.format:
+        return preferred
+    return EXTENSIONS[settings.format]
 
 
 async def _require_text(text: AsyncIterable[str]) -> AsyncGenerator[str]:

@@ -47,6 +47,7 @@ class WarmSocket:
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self._handed_over = False
+        self._changed = asyncio.Event()
         self.opened = 0
         self.used = 0
 
@@ -55,9 +56,17 @@ class WarmSocket:
         """Whether a socket is open and waiting."""
         return self._ready is not None
 
+    async def wait_ready(self, *, count: int = 1) -> bool:
+        """Wait until the `count`-th socket opened is ready; False if warming stopped."""
+        while not self._stopped and (self._ready is None or self.opened < count):
+            self._changed.clear()
+            await self._changed.wait()
+        return self._ready is not None and not self._stopped
+
     def refill(self, model: str | None = None) -> None:
         """Open a warm socket in the background if none is there and a slot is free."""
-        if model is not None and model != self.model and self._task is None:
+        idle = self._task is None or self._task.done()
+        if model is not None and model != self.model and idle:
             self.model = model
         if self._stopped or (self._task is not None and not self._task.done()):
             return
@@ -80,6 +89,7 @@ class WarmSocket:
     async def aclose(self) -> None:
         """Stop keeping a socket warm and close the idle one."""
         self._stopped = True
+        self._changed.set()
         await self._stop_task()
 
     async def release(self) -> None:
@@ -100,9 +110,12 @@ class WarmSocket:
             while not self._stopped:
                 ws = await self._open()
                 if ws is None:
+                    if self._stopped:
+                        break  # the key was refused: give the slot back now
                     await asyncio.sleep(RETRY_AFTER_FAILURE)
                     continue
                 self._ready = ws
+                self._changed.set()
                 await self._idle(ws)
         finally:
             if self._ready is not None:
@@ -118,6 +131,7 @@ class WarmSocket:
         except (AuthenticationError, InsufficientCreditError) as err:
             _LOGGER.debug("Not keeping a socket warm: %s", err.kind)
             self._stopped = True
+            self._changed.set()
             return None
         except FishAudioError as err:
             _LOGGER.debug("Could not open a warm socket: %s", err.kind)

@@ -10,10 +10,11 @@ right after start, after the first audio event, and after the last audio.
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED
 import logging
 from typing import Any, Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMessage, WSMsgType, web
 import msgpack
 
 from .audio import AudioChunk, AudioStream, new_stream
@@ -51,6 +52,8 @@ async def handle_live(state: EmulatorState, request: web.Request) -> web.StreamR
     latency = state.latency  # one model per session, even if the test swaps it meanwhile
     if latency.handshake_s > 0:
         await asyncio.sleep(latency.handshake_s)
+        if request.transport is None or request.transport.is_closing():
+            return web.Response(status=499)  # the client gave up waiting: nobody to answer
     auth = state.accounts.authenticate(request.headers.get("Authorization"))
     if auth.problem:
         state.violation(None, f"live handshake: {auth.problem}")
@@ -133,6 +136,7 @@ class LiveSession:
         self.held: list[bytes] = []
         self.next_audio_at = 0.0
         self.loop = asyncio.get_running_loop()
+        self.close_request: asyncio.Future[int] = self.loop.create_future()
 
     def _kind(self, kind: str) -> bool:
         """Whether this session's fault is of ``kind``."""
@@ -145,11 +149,7 @@ class LiveSession:
         self.state.live.add(self)
         error: BaseException | None = None
         try:
-            async for message in self.ws:
-                if message.type is WSMsgType.ERROR:
-                    self.state.violation(self.record, f"WebSocket error: {self.ws.exception()}")
-                    continue
-                await self._on_frame(message.type, message.data)
+            await self._read_loop()
         finally:
             error = await self._stop_worker()
             await self.ws.close()
@@ -159,10 +159,56 @@ class LiveSession:
         if error is not None:
             raise error
 
+    async def _read_loop(self) -> None:
+        """Handle frames one by one; close from here when the worker or stop() asks.
+
+        Closing from the reading task (never from another task while it waits in
+        receive()) lets aiohttp wait for the client's close reply, so the client
+        sees a clean close handshake instead of a dropped connection.
+        """
+        while not self.ws.closed:
+            receiving = asyncio.ensure_future(self.ws.receive())
+            waiting: set[asyncio.Future[Any]] = {receiving, self.close_request}
+            await asyncio.wait(waiting, return_when=FIRST_COMPLETED)
+            if not receiving.done():
+                receiving.cancel()  # safe: aiohttp keeps unread frames queued
+                await asyncio.wait([receiving])
+            elif not await self._on_message(receiving.result()):
+                return
+            if self.close_request.done():
+                await self.ws.close(code=self.close_request.result())
+
+    async def _on_message(self, message: WSMessage) -> bool:
+        """Handle one message from receive(); False once the socket is closed."""
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return False
+        if message.type is WSMsgType.ERROR:
+            error = self.ws.exception()
+            if isinstance(error, WebSocketError):
+                self.state.violation(self.record, f"WebSocket protocol error: {error}")
+            else:
+                self.record.errors.append(f"connection lost: {error!r}")
+            return False
+        await self._on_frame(message.type, message.data)
+        self.state.changed()
+        return True
+
+    def _request_close(self, code: int) -> None:
+        """Ask the reading task to close the socket with ``code``."""
+        if not self.close_request.done():
+            self.close_request.set_result(code)
+
+    async def _close(self, code: int = 1000) -> None:
+        """Close now when reading is ours to stop, else have the reading task do it."""
+        if asyncio.current_task() is self.worker:
+            self._request_close(code)
+        else:
+            await self.ws.close(code=code)
+
     async def shutdown(self) -> None:
         """Close the socket because the emulator stops (1001 going away)."""
         await self._stop_worker()
-        await self.ws.close(code=1001)
+        self._request_close(1001)
 
     async def _on_frame(self, kind: WSMsgType, data: Any) -> None:
         """Validate, record and act on one client frame."""
@@ -227,8 +273,8 @@ class LiveSession:
             self.state.violation(self.record, message)
         else:
             self.record.errors.append(message)
-        if self.stalled or self.ws.closed:
-            return  # a stalled server answers nothing; a closed one cannot
+        if self.stalled or self.ws.closed or self.record.finish_reason is not None:
+            return  # a stalled server answers nothing; a closed or finished one cannot
         await self._stop_worker()
         await self._finish("error", message)
         await self.ws.close()
@@ -292,7 +338,7 @@ class LiveSession:
             self.stalled = True
             return
         await self._finish("stop")
-        await self.ws.close()
+        await self._close()
 
     async def _send_big_frame(self, stream: AudioStream) -> None:
         """The whole session's audio as one event, padded to the fault's size."""
@@ -306,6 +352,7 @@ class LiveSession:
         """Send one MessagePack event and remember it."""
         await self.ws.send_bytes(msgpack.packb(event, use_bin_type=True))
         self.record.frames_sent.append(event)
+        self.state.changed()
 
     async def _send_audio(self, data: bytes, generation_ms: float) -> None:
         """One audio event; the first one of the session triggers mid_audio faults."""
@@ -355,9 +402,9 @@ class LiveSession:
             self.stalled = True
         elif fault.kind == "finish_error":
             await self._finish("error", fault.message)
-            await self.ws.close()
+            await self._close()
         else:
-            await self.ws.close(code=fault.close_code)
+            await self._close(fault.close_code)
 
     async def _stop_worker(self) -> BaseException | None:
         """Cancel and await the worker (unless it is the caller); return its crash, if any."""

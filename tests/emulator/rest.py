@@ -36,22 +36,35 @@ def rest_middleware(state: EmulatorState) -> Callable[..., Awaitable[web.StreamR
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == LIVE_PATH:
-            return await handler(request)
-        state.rest_calls.append(f"{request.method} {request.path_qs}")
-        if state.latency.rest_s > 0:
-            await asyncio.sleep(state.latency.rest_s)
-        fault = state.rest_faults.take(request.path)
-        if fault is not None:
-            headers = {"Content-Type": fault.content_type}
-            return web.Response(status=fault.status, body=fault.body.encode(), headers=headers)
+        task = asyncio.current_task()
+        assert task is not None
+        state.handler_started(task)
         try:
-            return await handler(request)
-        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
-            state.violation(None, f"{request.method} {request.path}: no such endpoint")
-            return json_error(err.status, err.reason)
+            return await _handle(state, request, handler)
+        finally:
+            state.handler_finished(task)
 
     return middleware
+
+
+async def _handle(
+    state: EmulatorState, request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """REST calls get latency, faults and strict routing; the live socket goes straight through."""
+    if request.path == LIVE_PATH:
+        return await handler(request)
+    state.rest_calls.append(f"{request.method} {request.path_qs}")
+    if state.latency.rest_s > 0:
+        await asyncio.sleep(state.latency.rest_s)
+    fault = state.rest_faults.take(request.path)
+    if fault is not None:
+        headers = {"Content-Type": fault.content_type}
+        return web.Response(status=fault.status, body=fault.body.encode(), headers=headers)
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
+        state.violation(None, f"{request.method} {request.path}: no such endpoint")
+        return json_error(err.status, err.reason)
 
 
 def _user(state: EmulatorState, request: web.Request) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 import ipaddress
 from types import TracebackType
@@ -12,7 +13,7 @@ from aiohttp import web
 from .catalog import Voice
 from .faults import LIVE_PATH, Fault, RestFault, default_rest_body
 from .latency import LatencyModel
-from .live import handle_live
+from .live import CLOSE_TIMEOUT_S, handle_live
 from .rest import api_credit, get_model, list_models, rest_middleware
 from .state import EmulatorState
 
@@ -135,6 +136,10 @@ class FishEmulator(EmulatorState):
             return
         for session in list(self.live):
             await session.shutdown()
+        with contextlib.suppress(TimeoutError):
+            # Each session waits for its client's close reply at most CLOSE_TIMEOUT_S.
+            await self.wait_all_closed(CLOSE_TIMEOUT_S + 1)
+        await self.cancel_handlers()
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:

@@ -1,0 +1,101 @@
+"""The benchmark runs end to end and reports every scenario and strategy.
+
+The bench boots its own Home Assistant core and emulator process, so it runs
+as a subprocess: that keeps it clear of this plugin's `hass` fixture, socket
+guard and leak checks. Short latencies and one run keep it to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import struct
+import subprocess
+import sys
+from typing import Any
+import zlib
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STRATEGIES = ("a", "a-warm", "b", "c", "d")
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, str]:
+    """One quick bench with tiny latencies: its JSON, chart path and console output."""
+    out = tmp_path_factory.mktemp("bench")
+    json_path, chart_path = out / "bench.json", out / "s2.png"
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "bench.py"),
+        "--quick",
+        "--runs=1",
+        "--s3-requests=6",
+        "--sweep-runs=1",
+        "--handshake-ms=40",
+        "--first-audio-ms=40",
+        "--rtf=0.02",
+        "--tokens-per-s=400",
+        "--long-minutes=0.1,0.3",
+        f"--json={json_path}",
+        f"--chart={chart_path}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(json_path.read_text()), chart_path, done.stdout
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def test_every_scenario_and_strategy_has_figures(bench_run: tuple[dict[str, Any], Path, str]) -> None:
+    report, _, _ = bench_run
+    for scenario in ("S1", "S2", "S3"):
+        expected = STRATEGIES if scenario != "S3" else STRATEGIES[:-1]
+        entries = report["scenarios"][scenario]
+        for key in expected:
+            entry = entries[key]
+            assert entry["errors"] == [], (scenario, key, entry["errors"])
+            assert _number(entry["ttfa_ms"]["p50"]), (scenario, key)
+            assert _number(entry["ttfa_ms"]["p95"]), (scenario, key)
+            assert _number(entry["total_ms"]["p50"]), (scenario, key)
+            if key != "d":
+                assert entry["audio_s_mean"] > 0, (scenario, key)
+        if scenario != "S3":
+            for key in expected[:-1]:
+                assert _number(entries[key]["cpu_ms_per_audio_s"]), (scenario, key)
+    assert _number(report["scenarios"]["S3"]["cpu_ms_per_audio_s_all"])
+
+
+def test_streaming_beats_collecting(bench_run: tuple[dict[str, Any], Path, str]) -> None:
+    """Even with tiny latencies, (b) waits for the whole reply and (a) does not."""
+    s2 = bench_run[0]["scenarios"]["S2"]
+    assert s2["b"]["ttfa_ms"]["p50"] > s2["a"]["ttfa_ms"]["p50"]
+
+
+def test_memory_sweep_targets_and_machine(bench_run: tuple[dict[str, Any], Path, str]) -> None:
+    report, _, output = bench_run
+    for length in ("0.1_min", "0.3_min"):
+        for path in ("entity", "through_ha"):
+            assert _number(report["memory"][length][path]["peak_kib"])
+    assert len(report["sweep"]) >= 5
+    assert all(_number(entry["ttfa_ms"]["p50"]) for entry in report["sweep"].values())
+    assert len(report["targets"]) == 8
+    assert all(target["pass"] in (True, False) for target in report["targets"])
+    assert report["machine"]["home_assistant"]
+    assert report["machine"]["cpu_count"]
+    assert report["settings"]["stream_response_chars"] == 60
+    assert "PASS" in output or "FAIL" in output
+
+
+def test_chart_is_a_valid_png(bench_run: tuple[dict[str, Any], Path, str]) -> None:
+    data = bench_run[1].read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height, depth, color = struct.unpack(">IIBB", data[16:26])
+    assert (width, height, depth, color) == (900, 520, 8, 2)
+    idat = data.index(b"IDAT")
+    size = struct.unpack(">I", data[idat - 4 : idat])[0]
+    raw = zlib.decompress(data[idat + 4 : idat + 4 + size])
+    assert len(raw) == height * (1 + width * 3)

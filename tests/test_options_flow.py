@@ -1,0 +1,50 @@
+"""The account options: keep a live connection ready."""
+
+from __future__ import annotations
+
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.fish_audio_live.const import CONF_KEEP_WARM
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from tests.emulator import FishEmulator
+
+
+async def test_keep_warm_option_reloads_with_a_warm_socket(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
+) -> None:
+    entry = setup_integration
+    assert entry.runtime_data.client.warm is None
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_KEEP_WARM: True}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_KEEP_WARM: True}
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.client.warm is not None
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await emulator.wait_all_closed()
+
+
+async def test_unused_clips_are_pruned(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    from custom_components.fish_audio_live.references import async_store_clip, clip_path
+
+    await async_store_clip(hass, "orphan.bin", b"RIFF")
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not clip_path(hass, "orphan.bin").exists()
+
+    await async_store_clip(hass, "again.bin", b"RIFF")
+    assert await hass.config_entries.async_remove(config_entry.entry_id)
+    assert not clip_path(hass, "again.bin").exists()
