@@ -157,7 +157,7 @@ class Bar:
 def _nice_step(top: float, ticks: int = 5) -> float:
     """A round grid step (1, 2 or 5 times a power of ten) giving about `ticks` lines."""
     rough = max(top, 1.0) / ticks
-    power = 10 ** len(str(int(rough))) / 10
+    power = 10.0 ** (len(str(int(rough))) - 1)
     for factor in (1, 2, 5, 10):
         if rough <= factor * power:
             return factor * power

@@ -85,5 +85,58 @@ def main() -> None:
     asyncio.run(serve(LatencyModel(**config["latency"]), config.get("api_keys")))
 
 
+class Emulator:
+    """The Fish Audio emulator in a subprocess (scripts/bench_emulator.py)."""
+
+    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
+        """Wrap a started process."""
+        self.process = process
+        self.url = url
+
+    @classmethod
+    async def start(cls, latency: dict[str, float], api_keys: dict[str, str]) -> Emulator:
+        """Start the emulator and wait until it listens."""
+        config = json.dumps({"latency": latency, "api_keys": api_keys})
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).resolve()),
+            config,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        emulator = cls(process, "")
+        emulator.url = (await emulator._receive())["url"]
+        return emulator
+
+    async def set_latency(self, latency: dict[str, float]) -> None:
+        """Change the latency model for the sessions that start from now on."""
+        await self._ask({"cmd": "latency", "latency": latency})
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """Summaries of the sessions closed since the last call."""
+        answer = await self._ask({"cmd": "sessions"})
+        return list(answer["sessions"])
+
+    async def stop(self) -> None:
+        """Close stdin; the emulator stops."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        await self.process.wait()
+
+    async def _ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self._receive()
+
+    async def _receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the emulator process ended")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+
 if __name__ == "__main__":
     main()

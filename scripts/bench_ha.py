@@ -185,8 +185,14 @@ class PolicyVariant(_Variant):
         """As shipped: open at once, feed text while audio flows."""
         settings = self._settings(request.options)
         return TTSAudioResponse(
-            EXTENSIONS[settings.format], self.client.stream(settings, request.message_gen)
+            EXTENSIONS[settings.format], self._stream_now(settings, request.message_gen)
         )
+
+    async def _stream_now(
+        self, settings: SynthesisSettings, text: AsyncIterable[str]
+    ) -> AsyncGenerator[bytes]:
+        async for chunk in self.client.stream(settings, text):
+            yield chunk
 
 
 async def add_variant[V: _Variant](

@@ -2,6 +2,7 @@
 
     python scripts/develop.py requirements   # requirements that are not installed yet
     python scripts/develop.py install        # pip install them, changing nothing installed
+    python scripts/develop.py seed-http      # first start: HTTP on 127.0.0.1:8123 only
 
 Home Assistant installs the requirements of the integrations it sets up at
 start-up. scripts/develop does that once itself instead and then runs hass
@@ -18,6 +19,14 @@ is kept and reported on stderr. `install` pins every installed distribution
 to its current version (and everything else to Home Assistant's
 package_constraints.txt), so pip adds packages without up- or downgrading any
 that the tests rely on.
+
+`seed-http`: since 2026.10 Home Assistant keeps its HTTP settings in
+`.storage/http`. A YAML `http:` section is migrated once as an unconfirmed
+"pending" trial which, unless confirmed in the UI within 5 minutes, is
+reverted to the default (all interfaces, port 8123) with a restart. So before
+the first start the store is written directly, with HA's own schema: the
+server binds 127.0.0.1:8123 only, as the stable config, and there is no YAML to
+migrate. An existing store is left alone (it may hold the user's changes).
 """
 
 from __future__ import annotations
@@ -33,10 +42,14 @@ import tempfile
 
 from homeassistant import bootstrap
 import homeassistant.components
+from homeassistant.components.http import config as http_config
+from homeassistant.util import dt as dt_util
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "configuration.yaml"
 CUSTOM = ROOT / "custom_components"
+HTTP_STORE = ROOT / "config" / ".storage" / http_config.STORAGE_KEY
+HTTP_SETTINGS = {"server_host": ["127.0.0.1"], "server_port": 8123}
 COMPONENTS = Path(homeassistant.components.__path__[0])
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:==\s*([^;\s]+))?")
 
@@ -103,7 +116,10 @@ def missing(reqs: Iterable[str]) -> list[str]:
         if version is None:
             result.append(req)
         elif wanted and version != wanted:
-            print(f"[develop] keeping {name} {version} (Home Assistant asks {wanted})", file=sys.stderr)
+            print(
+                f"[develop] keeping {name} {version} (Home Assistant asks {wanted})",
+                file=sys.stderr,
+            )
     return result
 
 
@@ -146,8 +162,38 @@ def install(reqs: list[str]) -> int:
         return subprocess.call([*command, "-c", str(con_file)])
 
 
+def seed_http() -> int:
+    """Write config/.storage/http (stable: 127.0.0.1:8123) unless it exists."""
+    if HTTP_STORE.exists():
+        print(f"[develop] keeping {HTTP_STORE.relative_to(ROOT)}")
+        return 0
+    stable = {
+        **http_config.HTTP_STORAGE_SCHEMA(HTTP_SETTINGS),
+        http_config.HTTP_CONFIG_CREATED_AT: dt_util.utcnow().isoformat(),
+        http_config.HTTP_CONFIG_ERROR: None,
+        http_config.HTTP_CONFIG_ERROR_MESSAGE: None,
+    }
+    document = {
+        "version": http_config.STORAGE_VERSION,
+        "minor_version": http_config.STORAGE_MINOR_VERSION,
+        "key": http_config.STORAGE_KEY,
+        "data": {
+            http_config.KEY_STABLE: stable,
+            http_config.KEY_PENDING: None,
+            http_config.KEY_YAML_MIGRATION_DONE: True,
+        },
+    }
+    HTTP_STORE.parent.mkdir(parents=True, exist_ok=True)
+    HTTP_STORE.write_text(json.dumps(document, indent=2) + "\n")
+    HTTP_STORE.chmod(0o600)
+    print(f"[develop] wrote {HTTP_STORE.relative_to(ROOT)}: HTTP on 127.0.0.1:8123")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    """`requirements` prints the missing requirements; `install` installs them."""
+    """`requirements` lists, `install` installs, `seed-http` writes the HTTP store."""
+    if argv == ["seed-http"]:
+        return seed_http()
     if argv not in (["requirements"], ["install"]):
         print(__doc__, file=sys.stderr)
         return 2

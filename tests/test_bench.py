@@ -41,7 +41,9 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
         f"--json={json_path}",
         f"--chart={chart_path}",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        command, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(json_path.read_text()), chart_path, done.stdout
 
@@ -50,7 +52,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def test_every_scenario_and_strategy_has_figures(bench_run: tuple[dict[str, Any], Path, str]) -> None:
+def test_every_scenario_and_strategy_has_figures(
+    bench_run: tuple[dict[str, Any], Path, str],
+) -> None:
     report, _, _ = bench_run
     for scenario in ("S1", "S2", "S3"):
         expected = STRATEGIES if scenario != "S3" else STRATEGIES[:-1]

@@ -37,7 +37,12 @@ from custom_components.fish_audio_live.errors import (
     ServerError,
     SynthesisError,
 )
-from custom_components.fish_audio_live.live import LiveSession, SessionStats, Timeouts
+from custom_components.fish_audio_live.live import (
+    LiveSession,
+    SessionStats,
+    Timeouts,
+    connect as live_connect,
+)
 from custom_components.fish_audio_live.settings import FREE_MODEL, ReferenceClip, SynthesisSettings
 from custom_components.fish_audio_live.text_policy import FLUSH, FlushPolicy, TextPlanner
 from custom_components.fish_audio_live.urls import live_url
@@ -47,6 +52,7 @@ from tests.emulator import Fault, FishEmulator, LatencyModel
 LOGGER_NAME = "custom_components.fish_audio_live"
 GOOD = Timeouts(connect=2, first_audio=2, audio_gap=2, close=1)
 FAST = Timeouts(connect=1, first_audio=0.3, audio_gap=0.3, close=0.5)
+SHORT = Timeouts(connect=1, first_audio=0.15, audio_gap=0.15, close=0.5)
 BOUND = 5  # seconds any single test step may take
 
 FIRST = "Hello there, this is the first sentence. "
@@ -84,14 +90,17 @@ def expected_events(policy: FlushPolicy, *parts: str) -> list[dict[str, Any]]:
     planner = TextPlanner(policy)
     events: list[dict[str, Any]] = []
     for part in parts:
-        for step in planner.feed(part):
-            events.append({"event": "flush"} if step is FLUSH else {"event": "text", "text": step})
+        events.extend(
+            {"event": "flush"} if step is FLUSH else {"event": "text", "text": step}
+            for step in planner.feed(part)
+        )
     events.append({"event": "stop"})
     return events
 
 
-def assert_clean(emulator: FishEmulator) -> None:
-    """The client broke no rule of the protocol."""
+async def assert_clean(emulator: FishEmulator) -> None:
+    """Every socket is closed and the client broke no rule of the protocol."""
+    await emulator.wait_all_closed()
     assert emulator.violations == []
     for record in emulator.sessions:
         assert record.violations == []
@@ -106,6 +115,11 @@ def parse_streaming_wav_header(header: bytes) -> tuple[int, ...]:
     data_id, data_size = struct.unpack("<4sI", header[36:44])
     assert (riff, wave_id, fmt_id, fmt_size, data_id) == (b"RIFF", b"WAVE", b"fmt ", 16, b"data")
     return riff_size, tag, channels, rate, byte_rate, align, bits, data_size
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """The client layer needs no Home Assistant instance: skip conftest's `hass` setup."""
 
 
 @pytest.fixture
@@ -252,7 +266,7 @@ async def test_stream_yields_exactly_the_server_audio(
         assert audio[0] == 0xFF
         assert audio[1] & 0xE0 == 0xE0
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
     stats = client.recent[-1]
     assert stats.error is None
     assert stats.audio_bytes == len(record.audio_sent)
@@ -286,7 +300,7 @@ async def test_synthesize_returns_a_complete_file(
     else:
         assert data == record.audio_sent
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 # ----- text, flushes and stop ------------------------------------------------------
@@ -314,7 +328,7 @@ async def test_text_arrives_exactly_with_flushes_per_policy(
     assert record.segments[0] == "Hello there, this is the first sentence."
     assert audio == record.audio_sent
     assert client.recent[-1].flushes == record.flushes == 1
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_later_flushes_follow_the_policy(
@@ -332,7 +346,7 @@ async def test_later_flushes_follow_the_policy(
     assert record.text == "".join(parts)
     assert record.events[1:] == expected_events(policy, *parts)
     assert record.flushes >= 2
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_early_audio_reaches_the_caller_before_the_last_text(
@@ -364,7 +378,7 @@ async def test_early_audio_reaches_the_caller_before_the_last_text(
     assert rest_sent
     assert record.text == MESSAGE
     assert b"".join(chunks) == record.audio_sent
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 # ----- debug, server time, stats ---------------------------------------------------
@@ -382,7 +396,7 @@ async def test_debug_logging_asks_for_server_logs(
     assert logs
     for message in logs:
         assert f"Fish Audio server log: {message}" in caplog.messages
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_no_debug_key_without_debug_logging(
@@ -394,7 +408,7 @@ async def test_no_debug_key_without_debug_logging(
     assert "debug" not in record.events[0]
     assert not record.debug
     assert not [f for f in record.frames_sent if f["event"] == "log"]
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_server_time_is_kept_and_stats_hold_no_text_or_key(
@@ -437,7 +451,7 @@ async def test_inline_voice_cloning_sends_the_reference_audio(
     assert isinstance(request["references"][0]["audio"], bytes)
     assert request["reference_id"] is None
     assert audio == emulator.sessions[-1].audio_sent
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_invalid_settings_are_refused_before_connecting(
@@ -453,7 +467,7 @@ async def test_empty_pieces_are_skipped(emulator: FishEmulator, client: FishAudi
     record = emulator.sessions[-1]
     assert all(e.get("text") != "" for e in record.events)
     assert audio == record.audio_sent
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 # ----- handshake faults -------------------------------------------------------------
@@ -519,7 +533,7 @@ async def test_rate_limit_once_then_success(
     assert audio == emulator.sessions[-1].audio_sent
     assert emulator.sessions[-1].finish_reason == "stop"
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_connection_refused(emulator: FishEmulator, make_client: ClientFactory) -> None:
@@ -595,7 +609,7 @@ async def test_finish_error_is_synthesis_error(
     else:
         assert info.value.message  # a sentence for the user even without a server message
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
     assert fast_client.recent[-1].error == "synthesis_failed"
 
 
@@ -609,7 +623,7 @@ async def test_bad_frames_are_synthesis_errors(
         with pytest.raises(SynthesisError):
             await collect(fast_client.stream(SynthesisSettings(), pieces(MESSAGE)))
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 @pytest.mark.parametrize(
@@ -623,25 +637,29 @@ async def test_bad_frames_are_synthesis_errors(
 )
 async def test_silent_server_ends_in_a_timeout(
     emulator: FishEmulator,
-    fast_client: FishAudioClient,
+    make_client: ClientFactory,
     kind: str,
     phase: str,
-    error: type[Exception],
+    error: type[FishAudioError],
 ) -> None:
+    client = make_client(timeouts=SHORT)
     emulator.add_fault(Fault(kind, phase=phase))
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with asyncio.timeout(BOUND):
         with pytest.raises(error):
-            await collect(fast_client.stream(SynthesisSettings(), pieces(MESSAGE)))
-    # Bounded by the configured timeout (plus the close), not by anything longer.
-    assert loop.time() - started < FAST.first_audio + FAST.audio_gap + FAST.close + 1
+            await collect(client.stream(SynthesisSettings(), pieces(MESSAGE)))
+    elapsed = loop.time() - started
+    # Not before the configured bound, and not much after it (plus the close).
+    assert elapsed >= SHORT.first_audio * 0.9
+    assert elapsed < SHORT.first_audio + SHORT.audio_gap + SHORT.close + 1
+    assert client.recent[-1].error == error.kind
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_first_audio_deadline_waits_for_a_flush(
-    emulator: FishEmulator, fast_client: FishAudioClient
+    emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
     """Waiting for the caller's text is not the server's fault: no timeout meanwhile."""
     text_ready = asyncio.Event()
@@ -656,14 +674,15 @@ async def test_first_audio_deadline_waits_for_a_flush(
     async def release_later() -> None:
         await waited.wait()
         # Longer than first_audio, awaited on the loop's clock, not slept in the test body.
-        await asyncio.sleep(FAST.first_audio * 1.5)
+        await asyncio.sleep(SHORT.first_audio * 1.5)
         text_ready.set()
 
+    client = make_client(timeouts=SHORT)
     releaser = asyncio.create_task(release_later())
-    audio = await collect(fast_client.stream(SynthesisSettings(), text()))
+    audio = await collect(client.stream(SynthesisSettings(), text()))
     await releaser
     assert audio == emulator.sessions[-1].audio_sent
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 @pytest.mark.parametrize("kind", ["unknown_events", "log_events"])
@@ -676,7 +695,7 @@ async def test_extra_events_lose_nothing(
     assert any(f["event"] in ("mystery", "log") for f in record.frames_sent)
     assert audio == record.audio_sent
     assert record.finish_reason == "stop"
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 @pytest.mark.parametrize("fmt", ["pcm", "mp3"])
@@ -690,7 +709,7 @@ async def test_big_frame_arrives_whole(
         assert len(record.audio_sent) == 8 * 1024 * 1024
     assert audio == record.audio_sent
     assert client.recent[-1].audio_frames == 1
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 @pytest.mark.parametrize("phase", ["after_start", "mid_audio"])
@@ -704,7 +723,7 @@ async def test_slow_pacing_still_delivers_everything(
     record = emulator.sessions[-1]
     assert audio == record.audio_sent
     assert client.recent[-1].audio_frames > 3
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_unknown_voice_is_a_synthesis_error(
@@ -715,7 +734,7 @@ async def test_unknown_voice_is_a_synthesis_error(
         with pytest.raises(SynthesisError, match="not found"):
             await collect(fast_client.stream(settings, pieces(MESSAGE)))
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 # ----- frames the emulator never sends -------------------------------------------------
@@ -817,7 +836,7 @@ async def test_caller_stops_reading_after_first_chunk(
     assert not emulator.sessions[-1].stopped
     assert client.active_sessions == 0
     assert client.recent[-1].error == "aborted"
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_caller_stops_reading_wav_after_the_header(
@@ -844,18 +863,22 @@ async def test_text_source_error_reaches_the_caller(
         raise error
 
     got: list[bytes] = []
+
+    async def consume() -> None:
+        async for chunk in client.stream(SynthesisSettings(format="pcm"), text()):
+            got.append(chunk)
+            text_sent.set()
+
     async with asyncio.timeout(BOUND):
         with pytest.raises(ValueError, match="text source broke") as info:
-            async for chunk in client.stream(SynthesisSettings(format="pcm"), text()):
-                got.append(chunk)
-                text_sent.set()
+            await consume()
         await emulator.wait_all_closed()
     assert info.value is error
     assert got
     assert not emulator.sessions[-1].stopped
     assert client.recent[-1].error == "aborted"
     assert client.active_sessions == 0
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_text_source_error_before_any_audio(
@@ -869,7 +892,7 @@ async def test_text_source_error_before_any_audio(
         with pytest.raises(ValueError, match="nothing more"):
             await collect(client.stream(SynthesisSettings(), text()))
         await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_cancelled_while_waiting_for_audio(
@@ -894,7 +917,7 @@ async def test_cancelled_while_waiting_for_audio(
         await emulator.wait_all_closed()
     assert client.active_sessions == 0
     assert client.recent[-1].error == "aborted"
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_cancelled_while_waiting_for_a_slot(
@@ -912,7 +935,8 @@ async def test_cancelled_while_waiting_for_a_slot(
         await anext(holder)
         # Started eagerly: it runs up to the slot queue before create_task returns.
         waiter = asyncio.create_task(
-            collect(client.stream(SynthesisSettings(), pieces("Hi."))), eager_start=True
+            collect(client.stream(SynthesisSettings(), pieces("Hi."))),
+            eager_start=True,  # type: ignore[call-arg]  # new in 3.14; typeshed lags
         )
         assert client.waiting == 1
         waiter.cancel()
@@ -940,7 +964,9 @@ async def test_max_sessions_caps_parallel_sockets(
 
     async def one(index: int) -> bytes:
         chunks = []
-        async for chunk in client.stream(SynthesisSettings(format="pcm"), pieces(f"{index} {MESSAGE}")):
+        async for chunk in client.stream(
+            SynthesisSettings(format="pcm"), pieces(f"{index} {MESSAGE}")
+        ):
             seen_open.append(emulator.open_sessions)
             seen_active.append(client.active_sessions)
             chunks.append(chunk)
@@ -960,12 +986,13 @@ async def test_max_sessions_caps_parallel_sockets(
     for index, (start, _end) in enumerate(starts):
         assert sum(1 for s, e in starts[:index] if e > start) <= 2
     assert client.waiting == 0
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
-async def test_cancel_all_ends_streams_quietly(
+async def test_cancel_all_ends_streams_promptly(
     emulator: FishEmulator, client: FishAudioClient
 ) -> None:
+    """Unloading ends every stream at once, as an error: a cut clip must not look whole."""
     never = asyncio.Event()
 
     async def text() -> AsyncIterator[str]:
@@ -973,16 +1000,22 @@ async def test_cancel_all_ends_streams_quietly(
         await never.wait()
 
     chunks: list[bytes] = []
-    async with asyncio.timeout(BOUND):
+
+    async def consume() -> None:
         async for chunk in client.stream(SynthesisSettings(format="pcm"), text()):
             chunks.append(chunk)
             if len(chunks) == 1:
                 client.cancel_all()
+
+    async with asyncio.timeout(BOUND):
+        with pytest.raises(CannotConnectError, match="unloading"):
+            await consume()
         await emulator.wait_all_closed()
-    assert chunks
+    assert chunks  # frames already buffered may still come before the close
     assert client.active_sessions == 0
-    assert client.recent[-1].error is None
-    assert_clean(emulator)
+    assert client.recent[-1].error == "cannot_connect"
+    assert not emulator.sessions[-1].stopped
+    await assert_clean(emulator)
 
 
 async def test_cancel_all_while_the_caller_is_busy(
@@ -992,11 +1025,12 @@ async def test_cancel_all_while_the_caller_is_busy(
     stream = client.stream(SynthesisSettings(format="pcm"), pieces(MESSAGE))
     async with asyncio.timeout(BOUND):
         await anext(stream)
-        client.cancel_all()
-        rest = [chunk async for chunk in stream]
+        client.cancel_all()  # the caller is not reading right now
+        with pytest.raises(CannotConnectError, match="unloading"):
+            await collect(stream)
         await emulator.wait_all_closed()
     assert client.active_sessions == 0
-    assert client.recent[-1].error is None
+    assert client.recent[-1].error == "cannot_connect"
 
 
 async def test_cancel_all_during_the_handshake(
@@ -1017,7 +1051,8 @@ async def test_cancel_all_during_the_handshake(
             await connecting.wait()
             assert client.active_sessions == 1
             client.cancel_all()
-            assert await task == b""
+            with pytest.raises(CannotConnectError, match="unloading"):
+                await task
             await emulator.wait_all_closed()
         await client.aclose()
     assert client.active_sessions == 0
@@ -1033,7 +1068,7 @@ async def test_live_session_used_directly(
     await session.aclose()  # twice is fine
     session.cancel()  # after the end: nothing to do
     await emulator.wait_all_closed()
-    assert_clean(emulator)
+    await assert_clean(emulator)
 
 
 async def test_connection_lost_while_sending_is_cannot_connect(
@@ -1081,3 +1116,77 @@ async def test_connection_lost_while_sending_is_cannot_connect(
     finally:
         await stream.aclose()
         await runner.cleanup()
+
+
+async def test_rate_limit_with_a_date_retry_after_uses_own_delays(
+    http: aiohttp.ClientSession, socket_enabled: None
+) -> None:
+    """A Retry-After that is an HTTP date is not a number: the client's own delays apply."""
+    attempts = 0
+
+    async def live(_request: web.Request) -> web.Response:
+        nonlocal attempts
+        attempts += 1
+        return web.json_response(
+            {"status": 429, "message": "Too many sessions"},
+            status=429,
+            headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"},
+        )
+
+    app = web.Application()
+    app.router.add_get("/v1/tts/live", live)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    client = FishAudioClient(
+        http,
+        API_KEY,
+        f"http://127.0.0.1:{runner.addresses[0][1]}",
+        timeouts=FAST,
+        retry_delays=(0.01,),
+    )
+    try:
+        async with asyncio.timeout(BOUND):
+            with pytest.raises(RateLimitError) as info:
+                await collect(client.stream(SynthesisSettings(), pieces(MESSAGE)))
+        assert info.value.retry_after is None
+        assert attempts == 2
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+async def test_adopting_a_closed_socket_is_cannot_connect(
+    emulator: FishEmulator, http: aiohttp.ClientSession
+) -> None:
+    url = live_url(emulator.url)
+    ws = await live_connect(http, url, API_KEY, "s2.1-pro")
+    await ws.close()
+    session = LiveSession(http, url, API_KEY, SynthesisSettings(), timeouts=FAST)
+    with pytest.raises(CannotConnectError):
+        await session.open(ws)
+    await session.aclose()
+    await emulator.wait_all_closed()
+
+
+async def test_stop_sent_while_the_caller_is_busy(
+    emulator: FishEmulator, client: FishAudioClient
+) -> None:
+    go = asyncio.Event()
+    done = asyncio.Event()
+
+    async def text() -> AsyncIterator[str]:
+        yield FIRST
+        await go.wait()
+        yield REST
+        done.set()
+
+    chunks: list[bytes] = []
+    async with asyncio.timeout(BOUND):
+        async for chunk in client.stream(SynthesisSettings(format="pcm"), text()):
+            if not chunks:
+                go.set()
+                await done.wait()  # not reading while the rest and stop go out
+            chunks.append(chunk)
+    assert b"".join(chunks) == emulator.sessions[-1].audio_sent
+    await assert_clean(emulator)

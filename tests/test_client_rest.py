@@ -33,6 +33,11 @@ CREDIT_PATH = "/wallet/self/api-credit"
 OWN_ID = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """The client layer needs no Home Assistant instance: skip conftest's `hass` setup."""
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A real aiohttp session, closed at the end of the test."""
@@ -113,7 +118,7 @@ async def test_account_error_statuses(
 
 async def test_error_message_from_json_or_text(api: RestApi, emulator: FishEmulator) -> None:
     emulator.add_rest_fault(CREDIT_PATH, 503, json.dumps({"status": 503, "message": "busy"}))
-    with pytest.raises(ServerError, match="^busy$"):
+    with pytest.raises(ServerError, match=r"^busy$"):
         await api.account()
     emulator.add_rest_fault(CREDIT_PATH, 503, json.dumps({"detail": "no message key"}))
     with pytest.raises(ServerError, match="detail"):
@@ -122,7 +127,7 @@ async def test_error_message_from_json_or_text(api: RestApi, emulator: FishEmula
     with pytest.raises(ServerError, match="list"):
         await api.account()
     emulator.add_rest_fault(CREDIT_PATH, 502, "  <html>Bad gateway</html>  ", "text/html")
-    with pytest.raises(ServerError, match="^<html>Bad gateway</html>$"):
+    with pytest.raises(ServerError, match=r"^<html>Bad gateway</html>$"):
         await api.account()
     emulator.add_rest_fault(CREDIT_PATH, 500, "x" * 500, "text/plain")
     with pytest.raises(ServerError) as info:

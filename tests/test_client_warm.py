@@ -43,6 +43,11 @@ async def ready(warm: WarmSocket | None, count: int = 1) -> bool:
         return await warm.wait_ready(count=count)
 
 
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """The client layer needs no Home Assistant instance: skip conftest's `hass` setup."""
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A real aiohttp session, closed at the end of the test."""
@@ -90,8 +95,9 @@ async def test_stream_reuses_the_warm_socket_then_refills(
     assert emulator.handshakes == 1
     assert client.warm.used == 1
     assert b"".join(chunks) == warm_record.audio_sent
-    assert warm_record.request is not None
-    assert warm_record.request["format"] == "pcm"
+    request = emulator.sessions[0].request  # set by the start sent over the warm socket
+    assert request is not None
+    assert request["format"] == "pcm"
     assert warm_record.headers["model"] == DEFAULT_MODEL
     assert warm_record.headers["Authorization"] == f"Bearer {API_KEY}"
     assert warm_record.text == MESSAGE
@@ -301,3 +307,25 @@ async def test_same_model_with_one_slot_uses_the_warm_socket(
     assert audio == emulator.sessions[0].audio_sent
     assert client.warm.used == 1
     assert emulator.handshakes == 1
+
+
+async def test_no_warm_socket_while_every_slot_is_busy(
+    emulator: FishEmulator, make_client: ClientFactory
+) -> None:
+    client = make_client(max_sessions=1)
+    assert client.warm is not None
+    never = asyncio.Event()
+
+    async def held_text() -> AsyncIterator[str]:
+        yield MESSAGE
+        await never.wait()
+
+    stream = client.stream(SynthesisSettings(), held_text())
+    async with asyncio.timeout(BOUND):
+        await anext(stream)  # the only slot is in use
+        client.start_warm()
+        assert client.warm._task is None  # nothing opened: it would hold a needed slot
+        await stream.aclose()
+    # The session's end refills it.
+    assert await ready(client.warm)
+    assert emulator.handshakes == 2

@@ -408,6 +408,14 @@ async def test_segments_cut_at_chunk_length_flush_and_stop(
     assert len(record.audio_sent) == pcm_bytes(len(first + second + third + "tail"))
 
 
+async def test_start_text_is_buffered_like_a_text_event(
+    emu: FishEmulator, http: aiohttp.ClientSession
+) -> None:
+    await converse(http, emu, [start(text="Hi. "), text("Ho."), STOP])
+    assert emu.sessions[0].segments == ["Hi. Ho."]
+    assert emu.sessions[0].texts == ["Ho."]
+
+
 async def test_default_chunk_length_is_300(emu: FishEmulator, http: aiohttp.ClientSession) -> None:
     await converse(http, emu, [start(), text("x" * 299), text("y"), text("z"), STOP])
     assert emu.sessions[0].segments == ["x" * 299 + "y", "z"]
@@ -925,39 +933,38 @@ FIELD_CASES: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("frames", "expected"), [(f, e) for _, f, e in FRAME_CASES], ids=[c[0] for c in FRAME_CASES]
-)
-async def test_frame_violations_are_caught(
-    emu: FishEmulator, http: aiohttp.ClientSession, frames: list[Any], expected: str
-) -> None:
-    await _assert_violation(emu, http, frames, expected)
+async def test_frame_violations_are_caught(emu: FishEmulator, http: aiohttp.ClientSession) -> None:
+    # One emulator for all cases keeps this fast; each case is its own session.
+    for case, frames, expected in FRAME_CASES:
+        await _assert_violation(emu, http, frames, expected, case)
 
 
-@pytest.mark.parametrize(("fields", "expected"), FIELD_CASES, ids=[c[1] for c in FIELD_CASES])
 async def test_request_violations_are_caught(
-    emu: FishEmulator, http: aiohttp.ClientSession, fields: dict[str, Any], expected: str
+    emu: FishEmulator, http: aiohttp.ClientSession
 ) -> None:
-    await _assert_violation(emu, http, [start(**fields)], expected)
-    assert emu.violations[0].startswith("invalid start request: ")
+    for fields, expected in FIELD_CASES:
+        violation = await _assert_violation(emu, http, [start(**fields)], expected, str(fields))
+        assert violation.startswith("invalid start request: "), violation
 
 
 async def _assert_violation(
-    emu: FishEmulator, http: aiohttp.ClientSession, frames: list[Any], expected: str
-) -> None:
+    emu: FishEmulator, http: aiohttp.ClientSession, frames: list[Any], expected: str, case: str
+) -> str:
     """The server records the violation, answers finish/error with the reason, and closes."""
+    before = len(emu.violations)
     received = await converse(http, emu, frames)
-    record = emu.sessions[0]
-    assert len(record.violations) == 1, record.violations
-    assert expected in record.violations[0]
-    assert emu.violations == record.violations
+    record = emu.sessions[-1]
+    assert len(record.violations) == 1, (case, record.violations)
+    assert expected in record.violations[0], (case, record.violations[0])
+    assert emu.violations[before:] == record.violations, case
     assert received.finish == {
         "event": "finish",
         "reason": "error",
         "message": record.violations[0],
-    }
-    assert received.close_code == 1000
-    assert record.finish_reason == "error"
+    }, case
+    assert received.close_code == 1000, case
+    assert record.finish_reason == "error", case
+    return record.violations[0]
 
 
 async def test_anything_after_stop_is_a_violation(
@@ -1321,9 +1328,10 @@ async def test_model_by_id(emu: FishEmulator, http: aiohttp.ClientSession) -> No
     assert (await get_json(http, emu, "/model", key="bad"))[0] == 401
 
 
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
+async def test_model_list_rejects_invalid_parameters(
+    emu: FishEmulator, http: aiohttp.ClientSession
+) -> None:
+    cases = [
         ({"self": "yes"}, "self must be true or false"),
         ({"page_size": "0"}, "page_size must be in [1, 100]"),
         ({"page_size": "101"}, "page_size must be in [1, 100]"),
@@ -1331,15 +1339,13 @@ async def test_model_by_id(emu: FishEmulator, http: aiohttp.ClientSession) -> No
         ({"page_size": " 5"}, "page_size must be an integer"),
         ({"page_number": "0"}, "page_number must be in [1, inf]"),
         ({"sort_by": "likes"}, "sort_by must be one of"),
-    ],
-)
-async def test_model_list_rejects_invalid_parameters(
-    emu: FishEmulator, http: aiohttp.ClientSession, params: dict[str, str], message: str
-) -> None:
-    status, body = await get_json(http, emu, "/model", **params)
-    assert status == 422
-    assert message in body["message"]
-    assert emu.violations == [f"GET /model: {body['message']}"]
+    ]
+    for params, message in cases:
+        status, body = await get_json(http, emu, "/model", **params)
+        assert status == 422, params
+        assert message in body["message"], params
+        assert emu.violations[-1] == f"GET /model: {body['message']}"
+    assert len(emu.violations) == len(cases)
 
 
 async def test_model_list_rejects_repeated_scalar(

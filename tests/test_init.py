@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+import time
+from types import MappingProxyType
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.components import tts
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState, ConfigSubentry
 from homeassistant.const import CONF_API_KEY, EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.fish_audio_live.const import CONF_KEEP_WARM, CONF_URL, DOMAIN
+from custom_components.fish_audio_live import runtime as runtime_module
+from custom_components.fish_audio_live.const import (
+    CONF_CLONE_FILE,
+    CONF_CLONE_TEXT,
+    CONF_KEEP_WARM,
+    CONF_TITLE,
+    CONF_URL,
+    DOMAIN,
+    SUBENTRY_TTS,
+)
+from custom_components.fish_audio_live.references import clip_path
+from custom_components.fish_audio_live.runtime import VOICE_RETRY_AFTER
 from custom_components.fish_audio_live.warm import WarmSocket
-from tests.emulator import FishEmulator, SessionRecord
+from tests.conftest import USER_ID
+from tests.emulator import FishEmulator, SessionRecord, Voice
 
 ENTITY = "tts.test_voice"
+OWN_VOICE_ID = "0123456789abcdef0123456789abcdef"
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> bool:
@@ -62,8 +81,8 @@ async def test_setup_and_unload(
 
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
-    assert config_entry.state is ConfigEntryState.NOT_LOADED
-    state = hass.states.get(ENTITY)
+    assert config_entry.state is ConfigEntryState.NOT_LOADED  # type: ignore[comparison-overlap]
+    state = hass.states.get(ENTITY)  # type: ignore[unreachable]
     assert state is not None
     assert state.state == STATE_UNAVAILABLE
 
@@ -103,13 +122,37 @@ async def test_server_error_at_setup_retries(
 
 
 async def test_voice_listing_failure_is_not_fatal(
-    hass: HomeAssistant, config_entry: MockConfigEntry, emulator: FishEmulator
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    emulator: FishEmulator,
+    hass_ws_client: WebSocketGenerator,
 ) -> None:
+    """Setup goes on without the account's voices, and asks again a minute later."""
     emulator.add_rest_fault("/model", 500)
+    emulator.add_voice(Voice(OWN_VOICE_ID, "Mine"), owner=USER_ID)
     assert await _setup(hass, config_entry)
     assert config_entry.state is ConfigEntryState.LOADED
     assert config_entry.runtime_data.voices == []
-    assert any(call.startswith("GET /model?") for call in emulator.rest_calls)
+    client = await hass_ws_client(hass)
+
+    async def listed() -> list[str]:
+        await client.send_json_auto_id(
+            {"type": "tts/engine/voices", "engine_id": ENTITY, "language": "en"}
+        )
+        message = await client.receive_json()
+        await hass.async_block_till_done(wait_background_tasks=True)
+        return [voice["voice_id"] for voice in message["result"]["voices"]]
+
+    def listings() -> int:
+        return sum(call.startswith("GET /model?") for call in emulator.rest_calls)
+
+    assert OWN_VOICE_ID not in await listed()
+    assert listings() == 1  # not asked again right away
+    with patch.object(runtime_module, "time") as clock:
+        clock.monotonic.return_value = time.monotonic() + VOICE_RETRY_AFTER + 1
+        await listed()  # a minute later: this request starts a new listing
+    assert listings() == 2
+    assert OWN_VOICE_ID in await listed()
 
 
 async def _start_held_stream(
@@ -141,17 +184,24 @@ async def _start_held_stream(
     return stream, chunks, reader
 
 
-async def test_unload_ends_running_streams_quietly(
+async def _cut_off(reader: asyncio.Task[None]) -> None:
+    """The listener learns that its clip was cut (so HA does not cache it as whole)."""
+    with pytest.raises(HomeAssistantError) as info:
+        async with asyncio.timeout(5):
+            await reader
+    assert info.value.translation_key == "cannot_connect"
+
+
+async def test_unload_ends_running_streams(
     hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
 ) -> None:
-    """Unloading mid-stream: the listener gets what was spoken, no error, socket closed."""
+    """Unloading mid-stream: the listener keeps what was spoken, the socket closes."""
     release = asyncio.Event()
     _, chunks, reader = await _start_held_stream(hass, release)
     assert emulator.open_sessions == 1
 
     assert await hass.config_entries.async_unload(setup_integration.entry_id)
-    async with asyncio.timeout(5):
-        await reader  # ends without raising
+    await _cut_off(reader)
     await emulator.wait_all_closed()
     session = emulator.sessions[-1]
     assert session.closed
@@ -169,8 +219,7 @@ async def test_home_assistant_stop_closes_streams(
     _, chunks, reader = await _start_held_stream(hass, release)
 
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
-    async with asyncio.timeout(5):
-        await reader
+    await _cut_off(reader)
     await emulator.wait_all_closed()
     assert b"".join(chunks) == emulator.sessions[-1].audio_sent
     release.set()
@@ -210,9 +259,7 @@ async def test_keep_warm(
     assert isinstance(warm, WarmSocket)
     async with asyncio.timeout(5):
         first = await opened.get()
-        # The client finishes its side of the handshake: yield (no timed sleep).
-        while not warm.ready:  # noqa: ASYNC110 - a public flag, no event to wait on
-            await asyncio.sleep(0)
+        assert await warm.wait_ready()
     assert first.request is None  # opened ahead of need: nothing sent yet
     assert emulator.handshakes == 1
 
@@ -232,3 +279,36 @@ async def test_keep_warm(
     assert second.closed
     assert second.request is None
     assert emulator.violations == []
+
+
+async def test_removing_the_account_removes_its_clips(
+    hass: HomeAssistant, config_entry: MockConfigEntry, emulator: FishEmulator
+) -> None:
+    """A clone's stored clip goes with the account; unused clips are pruned at setup."""
+    entry = _replace(config_entry)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(
+                {CONF_TITLE: "Clone", CONF_CLONE_FILE: "mine.wav", CONF_CLONE_TEXT: "Hi."}
+            ),
+            subentry_type=SUBENTRY_TTS,
+            title="Clone",
+            unique_id=None,
+        ),
+    )
+    mine, stale = clip_path(hass, "mine.wav"), clip_path(hass, "stale.wav")
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    mine.write_bytes(b"clip")
+    stale.write_bytes(b"left over")
+
+    assert await async_setup_component(hass, "tts", {})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert mine.exists()
+    assert not stale.exists()
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not mine.exists()

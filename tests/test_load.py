@@ -14,15 +14,15 @@ from collections.abc import AsyncGenerator, Iterator
 import logging
 from unittest.mock import patch
 
+from homeassistant.components import tts
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fish_audio_live.client import DEFAULT_MAX_SESSIONS
 from custom_components.fish_audio_live.const import DOMAIN
-from homeassistant.components import tts
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from tests.emulator import Fault, FishEmulator, LatencyModel, SessionRecord
 from tests.test_faults import (
     ENTITY_ID,
@@ -91,15 +91,19 @@ def account_limit(emu: FishEmulator, limit: int) -> list[int]:
 # ----- volume -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", PATHS)
+def path_of(index: int) -> str:
+    """Alternate one-shot and streamed requests."""
+    return PATHS[index % 2]
+
+
 async def test_sequential_requests(
-    hass: HomeAssistant, loaded: MockConfigEntry, emulator: FishEmulator, path: str
+    hass: HomeAssistant, loaded: MockConfigEntry, emulator: FishEmulator
 ) -> None:
-    """50 requests in a row: each gets exactly the audio its session sent."""
+    """50 requests in a row, both paths: each gets exactly the audio its session sent."""
     received = 0
     for index in range(50):
         message = f"Sequential request number {index}. Every byte must arrive."
-        audio = await speak(hass, path, message)
+        audio = await speak(hass, path_of(index), message)
         assert audio == session_for(emulator, message).audio_sent
         received += len(audio)
     assert received == sum(len(record.audio_sent) for record in emulator.sessions)
@@ -108,22 +112,23 @@ async def test_sequential_requests(
     await emulator.wait_all_closed()
 
 
-@pytest.mark.parametrize("path", PATHS)
 async def test_concurrent_requests_respect_the_session_cap(
-    hass: HomeAssistant, loaded: MockConfigEntry, emulator: FishEmulator, path: str
+    hass: HomeAssistant, loaded: MockConfigEntry, emulator: FishEmulator
 ) -> None:
-    """20 requests at once: at most 5 sockets at a time, no 429, every byte in place."""
-    # Sessions last a while (first audio after 20 ms, then real-time pacing), so
-    # that requests really overlap and the cap is what holds them back.
+    """20 requests at once, both paths: at most 5 sockets at a time, no 429, no byte lost."""
+    # Sessions last a while (first audio after 20 ms, then paced), so that requests
+    # really overlap and the cap is what holds them back.
     emulator.latency = LatencyModel(first_audio_s=0.02, rtf=0.2, ms_per_char=5.0, chunk_ms=20)
     counts = account_limit(emulator, DEFAULT_MAX_SESSIONS)
     messages = [f"Concurrent request {index}, spoken at the same time." for index in range(20)]
     async with asyncio.timeout(10):
-        results = await asyncio.gather(*(speak(hass, path, message) for message in messages))
+        results = await asyncio.gather(
+            *(speak(hass, path_of(index), message) for index, message in enumerate(messages))
+        )
     for message, audio in zip(messages, results, strict=True):
         assert audio == session_for(emulator, message).audio_sent
     assert sum(map(len, results)) == sum(len(record.audio_sent) for record in emulator.sessions)
-    assert [record.status for record in emulator.sessions] == [101] * 20
+    assert [record.status for record in emulator.sessions] == [101] * 20  # no 429
     assert max(counts) == DEFAULT_MAX_SESSIONS
     assert emulator.violations == []
     await emulator.wait_all_closed()
@@ -142,7 +147,7 @@ async def test_a_429_is_retried_with_backoff(
     assert emulator.handshakes == 3
     refused_at = [record.closed_at for record in emulator.sessions[:2]]
     opened_at = emulator.sessions[2].connected_at
-    assert refused_at[0] is not None and refused_at[1] is not None and opened_at is not None
+    assert None not in (*refused_at, opened_at)
     assert refused_at[1] - refused_at[0] >= TEST_RETRY_DELAYS[0]
     assert opened_at - refused_at[1] >= TEST_RETRY_DELAYS[1]
     await emulator.wait_all_closed()
@@ -157,7 +162,8 @@ async def test_retry_after_is_honoured(
     audio = await speak(hass, ONE_SHOT, message)
     assert audio == session_for(emulator, message).audio_sent
     refused, opened = emulator.sessions
-    assert refused.closed_at is not None and opened.connected_at is not None
+    assert refused.closed_at is not None
+    assert opened.connected_at is not None
     assert opened.connected_at - refused.closed_at >= 0.2
     await emulator.wait_all_closed()
 

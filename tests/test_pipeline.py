@@ -22,25 +22,26 @@ pytest.importorskip("hassil", reason="conversation's requirements are not instal
 pytest.importorskip("home_assistant_intents")
 pytest.importorskip("gazetteer_matcher")
 
-from homeassistant.components import conversation  # noqa: E402
-from homeassistant.config_entries import ConfigEntry  # noqa: E402
-from homeassistant.const import MATCH_ALL, Platform  # noqa: E402
-from homeassistant.core import HomeAssistant  # noqa: E402
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback  # noqa: E402
-from homeassistant.setup import async_setup_component  # noqa: E402
-from pytest_homeassistant_custom_component.common import (  # noqa: E402
+from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
+from homeassistant.const import MATCH_ALL, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     MockModule,
     MockPlatform,
+    mock_config_flow,
     mock_integration,
     mock_platform,
 )
-from pytest_homeassistant_custom_component.typing import (  # noqa: E402
+from pytest_homeassistant_custom_component.typing import (
     ClientSessionGenerator,
     WebSocketGenerator,
 )
 
-from tests.emulator import FishEmulator  # noqa: E402
+from tests.emulator import FishEmulator
 
 AGENT_DOMAIN = "test_streaming_agent"
 AGENT_ENTITY = "conversation.streaming_agent"
@@ -84,8 +85,14 @@ class StreamingAgent(conversation.ConversationEntity):
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
 
+class AgentFlow(ConfigFlow):
+    """The test agent's (unused) config flow: HA wants one for an entry's domain."""
+
+    VERSION = 1
+
+
 @pytest.fixture
-async def agent(hass: HomeAssistant) -> StreamingAgent:
+async def agent(hass: HomeAssistant) -> AsyncGenerator[StreamingAgent]:
     """Set up conversation with the streaming agent, through a config entry."""
     agent = StreamingAgent()
 
@@ -111,12 +118,13 @@ async def agent(hass: HomeAssistant) -> StreamingAgent:
     mock_platform(hass, f"{AGENT_DOMAIN}.config_flow")
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "conversation", {})
-    entry = MockConfigEntry(domain=AGENT_DOMAIN)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert hass.states.get(AGENT_ENTITY) is not None
-    return agent
+    with mock_config_flow(AGENT_DOMAIN, AgentFlow):
+        entry = MockConfigEntry(domain=AGENT_DOMAIN)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert hass.states.get(AGENT_ENTITY) is not None
+        yield agent
 
 
 async def test_llm_reply_streams_into_speech(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 import contextlib
 import logging
 import time
@@ -85,7 +85,7 @@ class FishAudioClient:
 
     async def stream(
         self, settings: SynthesisSettings, text: AsyncIterable[str]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes]:
         """Synthesize streamed text, yielding audio as it comes.
 
         Waits for a free session slot rather than letting the server answer 429,

@@ -7,7 +7,7 @@ reads audio, so audio for early text flows while later text is still coming.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 import contextlib
 from dataclasses import dataclass, field
 import logging
@@ -123,7 +123,7 @@ class LiveSession:
         self._closing: asyncio.Future[bool] | None = None
         self.stats = SessionStats(model=settings.model, format=settings.format)
 
-    async def stream(self, text: AsyncIterable[str]) -> AsyncIterator[bytes]:
+    async def stream(self, text: AsyncIterable[str]) -> AsyncGenerator[bytes]:
         """Open the socket (unless `open()` did), then yield audio while `text` is fed."""
         try:
             if self._ws is None:
@@ -139,7 +139,7 @@ class LiveSession:
             if self._cancelled:
                 # An error, not a quiet end: Home Assistant would cache the cut clip as whole.
                 raise _cancelled_error()
-            if self._writer_error is not None and not self._cancelled:
+            if self._writer_error is not None:
                 raise self._writer_error
         except FishAudioError as err:
             self.stats.error = err.kind
@@ -333,9 +333,12 @@ async def connect(
             url, headers=headers, max_msg_size=MAX_FRAME_BYTES, autoping=True
         )
     except aiohttp.WSServerHandshakeError as err:
-        raise error_for_status(err.status, err.message, _retry_after(err)) from err
+        # Raised outside this block: aiohttp's error keeps the request's headers,
+        # the API key among them, and must not ride along as cause or context.
+        refused = error_for_status(err.status, err.message, _retry_after(err))
     except (aiohttp.ClientError, OSError) as err:
         raise CannotConnectError(f"cannot connect: {type(err).__name__}") from err
+    raise refused
 
 
 class _CancelledOnPurposeError(Exception):

@@ -133,7 +133,9 @@ class RestApi:
             raise
         except TimeoutError as err:
             raise CannotConnectError("timed out waiting for the server") from err
-        except (aiohttp.ClientError, OSError, UnicodeDecodeError) as err:
+        except UnicodeDecodeError as err:
+            raise InvalidResponseError("the answer is not text in its declared charset") from err
+        except (aiohttp.ClientError, OSError) as err:
             raise CannotConnectError(f"cannot reach the server: {type(err).__name__}") from err
 
 

@@ -30,6 +30,9 @@ from .settings import FREE_MODEL
 
 _LOGGER = logging.getLogger(__name__)
 
+# After a failed listing, the next one is tried this much later (seconds), not hours.
+VOICE_RETRY_AFTER = 60.0
+
 type FishAudioConfigEntry = ConfigEntry[FishAudioRuntime]
 
 
@@ -51,6 +54,7 @@ class FishAudioRuntime:
             page = await self.client.rest.voices(own=True, page_size=100)
         except FishAudioError as err:
             _LOGGER.debug("Could not list the account's voices: %s", err.kind)
+            self.voices_fetched = time.monotonic() - VOICE_REFRESH_INTERVAL + VOICE_RETRY_AFTER
             return
         self.voices = list(page.items)
 

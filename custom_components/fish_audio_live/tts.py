@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Mapping
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
+import contextlib
 import logging
 from typing import Any
 
@@ -58,6 +60,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # The client caps parallel live sessions per account; HA need not serialise.
 PARALLEL_UPDATES = 0
+
+# How long to wait for the first words before opening the socket anyway (seconds).
+FIRST_WORDS_GRACE = 0.05
 
 # Formats Home Assistant may ask for that we can produce without ffmpeg.
 _NATIVE_FORMATS = {"mp3": "mp3", "wav": "wav", "ogg": "opus", "opus": "opus"}
@@ -193,13 +198,16 @@ class FishAudioTTSEntity(TextToSpeechEntity):
     async def _stream(
         self, settings: SynthesisSettings, text: AsyncIterable[str]
     ) -> AsyncGenerator[bytes]:
-        # The socket opens right away, while the first words may still be on their
-        # way: callers whose text comes later (an LLM still thinking) do not pay
-        # the ~330 ms handshake after it arrives. Empty text closes it again.
+        # Home Assistant's callers hold the first words when they call (a one-shot
+        # message, or a pipeline's first 60+ characters), so we wait for them: blank
+        # text never opens a session. Text that is slow to start (a caller still
+        # thinking) does not wait: the socket opens meanwhile, hiding the handshake.
+        pieces = aiter(text)
+        first = asyncio.ensure_future(_leading(pieces))
         try:
-            async for chunk in self._entry.runtime_data.client.stream(
-                settings, _require_text(text)
-            ):
+            done, _ = await asyncio.wait({first}, timeout=FIRST_WORDS_GRACE)
+            words = _chain(first.result(), pieces) if done else _later(first, pieces)
+            async for chunk in self._entry.runtime_data.client.stream(settings, words):
                 yield chunk
         except EmptyTextError as err:
             raise ServiceValidationError(
@@ -207,6 +215,11 @@ class FishAudioTTSEntity(TextToSpeechEntity):
             ) from err
         except FishAudioError as err:
             raise await self._user_error(err, settings) from err
+        finally:
+            if not first.done():
+                first.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await first
         clear_credit_issue(self.hass, self._entry)
 
     def _settings(self, options: Mapping[str, Any]) -> SynthesisSettings:
@@ -301,11 +314,23 @@ def _extension(settings: SynthesisSettings, options: Mapping[str, Any]) -> str:
     return EXTENSIONS[settings.format]
 
 
-async def _require_text(text: AsyncIterable[str]) -> AsyncGenerator[str]:
-    """Pass text on; a stream that ends with nothing to say is an error."""
-    spoken = False
-    async for piece in text:
-        spoken = spoken or bool(piece.strip())
+async def _leading(pieces: AsyncIterator[str]) -> str:
+    """Collect pieces up to the first one that is not blank."""
+    head = ""
+    async for piece in pieces:
+        head += piece
+        if piece.strip():
+            return head
+    raise EmptyTextError("nothing to say")
+
+
+async def _chain(head: str, rest: AsyncIterator[str]) -> AsyncGenerator[str]:
+    yield head
+    async for piece in rest:
         yield piece
-    if not spoken:
-        raise EmptyTextError("nothing to say")
+
+
+async def _later(first: asyncio.Future[str], rest: AsyncIterator[str]) -> AsyncGenerator[str]:
+    """The slow case: the session is already opening while the first words come."""
+    async for piece in _chain(await first, rest):
+        yield piece

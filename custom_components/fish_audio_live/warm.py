@@ -107,7 +107,7 @@ class WarmSocket:
         """Hold a slot and an open socket until taken; replace it when it ages or drops."""
         await self._slots.acquire()
         try:
-            while not self._stopped:
+            while True:  # ended by cancellation (take, release, aclose) or a refused key
                 ws = await self._open()
                 if ws is None:
                     if self._stopped:

@@ -5,6 +5,18 @@ and records every client frame and cuts text into segments; one worker task
 per session synthesizes the segments in order, then ends the stream with
 ``finish`` and a normal close. Faults (see faults.py) hook into three points:
 right after start, after the first audio event, and after the last audio.
+
+Handshake order: count the attempt, wait ``handshake_s``, check the bearer key
+(401), require a WebSocket upgrade (400), record the session, check credit
+(402), take the session's fault (``handshake_status`` answers here), upgrade.
+
+Buffering: the start request's ``text`` (normally "") and every text event are
+appended as-is; the whole buffer becomes a segment when it reaches
+``chunk_length`` characters, on ``flush`` (when not empty) and on ``stop``.
+A violation answers ``finish`` (reason error, message = what was wrong) and
+closes with 1000; so does an unknown ``reference_id`` (recorded in
+``SessionRecord.errors``, not as a violation). All closes are made by the
+reading task so that the client gets a full close handshake.
 """
 
 from __future__ import annotations
@@ -167,16 +179,23 @@ class LiveSession:
         sees a clean close handshake instead of a dropped connection.
         """
         while not self.ws.closed:
-            receiving = asyncio.ensure_future(self.ws.receive())
-            waiting: set[asyncio.Future[Any]] = {receiving, self.close_request}
-            await asyncio.wait(waiting, return_when=FIRST_COMPLETED)
-            if not receiving.done():
-                receiving.cancel()  # safe: aiohttp keeps unread frames queued
-                await asyncio.wait([receiving])
-            elif not await self._on_message(receiving.result()):
+            message = await self._next_message()
+            if message is not None and not await self._on_message(message):
                 return
             if self.close_request.done():
                 await self.ws.close(code=self.close_request.result())
+
+    async def _next_message(self) -> WSMessage | None:
+        """The next message from the client, or None when a close was requested first."""
+        receiving = asyncio.ensure_future(self.ws.receive())
+        waiting: set[asyncio.Future[Any]] = {receiving, self.close_request}
+        try:
+            await asyncio.wait(waiting, return_when=FIRST_COMPLETED)
+        finally:
+            if not receiving.done():
+                receiving.cancel()  # safe: aiohttp keeps unread frames queued
+                await asyncio.wait([receiving])
+        return None if receiving.cancelled() else receiving.result()
 
     async def _on_message(self, message: WSMessage) -> bool:
         """Handle one message from receive(); False once the socket is closed."""
@@ -231,9 +250,7 @@ class LiveSession:
             await self._on_start(event)
         elif name == "text":
             self.record.texts.append(event["text"])
-            self.buffer += event["text"]
-            if len(self.buffer) >= self.chunk_length:
-                self._cut()
+            self._append(event["text"])
         elif name == "flush":
             self.record.flushes += 1
             self._cut()
@@ -259,6 +276,13 @@ class LiveSession:
         self.worker = asyncio.create_task(self._work(), name="fish-emulator-worker")
         await self._phase(AFTER_START)
         await self._log(f"session started: model {self.record.model or FALLBACK_MODEL}")
+        self._append(request["text"])  # usually "", but the same TTSRequest would speak it
+
+    def _append(self, text: str) -> None:
+        """Buffer text as-is; a full buffer (chunk_length characters) becomes a segment."""
+        self.buffer += text
+        if len(self.buffer) >= self.chunk_length:
+            self._cut()
 
     def _cut(self) -> None:
         """Queue the whole buffer as one segment (nothing when it is empty)."""
