@@ -329,3 +329,21 @@ async def test_no_warm_socket_while_every_slot_is_busy(
     # The session's end refills it.
     assert await ready(client.warm)
     assert emulator.handshakes == 2
+
+
+async def test_warm_session_ends_with_a_clean_close_handshake(
+    emulator: FishEmulator, make_client: ClientFactory
+) -> None:
+    """The idle watcher's receive is handed over, so the socket closes normally (1000)."""
+    client = make_client()
+    client.start_warm()
+    assert await ready(client.warm)
+    audio = await collect(client.stream(SynthesisSettings(), pieces(MESSAGE)))
+    warm_record = emulator.sessions[0]
+    assert audio == warm_record.audio_sent
+    assert client.warm is not None
+    assert client.warm.used == 1
+    await client.aclose()
+    await emulator.wait_all_closed()
+    assert warm_record.close_code == 1000
+    assert emulator.violations == []

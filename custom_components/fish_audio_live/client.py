@@ -17,7 +17,7 @@ from .rest import RestApi
 from .settings import DEFAULT_MODEL, SynthesisSettings
 from .text_policy import FlushPolicy
 from .urls import DEFAULT_URL, live_url
-from .warm import WarmSocket
+from .warm import WarmConnection, WarmSocket
 from .wav import wav_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ class FishAudioClient:
         and retries a 429 handshake with backoff before giving up.
         """
         settings.validate()
-        ws = await self._take_warm(settings.model)
-        if ws is None:
+        warm = await self._take_warm(settings.model)
+        if warm is None:
             await self._acquire_slot()
         session = LiveSession(
             self._http,
@@ -105,7 +105,7 @@ class FishAudioClient:
         )
         self._active.add(session)
         try:
-            await self._open(session, ws)
+            await self._open(session, warm)
             # Closed here, not by the garbage collector, when the caller stops early.
             async with contextlib.aclosing(session.stream(text)) as audio:
                 async for chunk in audio:
@@ -138,14 +138,14 @@ class FishAudioClient:
         chunks = [chunk async for chunk in self.stream(settings, _once(text))]
         return b"".join(chunks)
 
-    async def _take_warm(self, model: str) -> aiohttp.ClientWebSocketResponse | None:
+    async def _take_warm(self, model: str) -> WarmConnection | None:
         """Use the warm socket; or free its slot if this request would otherwise wait."""
         if self.warm is None:
             return None
-        ws = await self.warm.take(model)
-        if ws is None and self._slots.locked():
+        warm = await self.warm.take(model)
+        if warm is None and self._slots.locked():
             await self.warm.release()
-        return ws
+        return warm
 
     async def _acquire_slot(self) -> None:
         self.waiting += 1
@@ -154,13 +154,16 @@ class FishAudioClient:
         finally:
             self.waiting -= 1
 
-    async def _open(self, session: LiveSession, ws: aiohttp.ClientWebSocketResponse | None) -> None:
+    async def _open(self, session: LiveSession, warm: WarmConnection | None) -> None:
         """Open the socket, retrying 429 answers within a bound."""
         for delay in (*self._retry_delays, None):
             try:
-                await session.open(ws)
+                if warm is not None:
+                    await session.open(warm.ws, warm.pending)
+                else:
+                    await session.open()
             except RateLimitError as err:
-                ws = None
+                warm = None
                 if delay is None:
                     raise
                 wait = min(err.retry_after or delay, MAX_RETRY_AFTER)

@@ -121,6 +121,7 @@ class LiveSession:
         self._last_audio_at: float | None = None
         self._cancelled = False
         self._closing: asyncio.Future[bool] | None = None
+        self._pending: asyncio.Future[aiohttp.WSMessage] | None = None
         self.stats = SessionStats(model=settings.model, format=settings.format)
 
     async def stream(self, text: AsyncIterable[str]) -> AsyncGenerator[bytes]:
@@ -165,6 +166,12 @@ class LiveSession:
         if self._closing is not None:
             with contextlib.suppress(Exception):
                 await self._closing
+        if self._pending is not None:
+            # A warm socket's receive that was never read: it ended with the close.
+            pending, self._pending = self._pending, None
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
     def cancel(self) -> None:
         """End the session (integration unloading): the stream fails without an error log."""
@@ -172,8 +179,13 @@ class LiveSession:
         if self._ws is not None and not self._ws.closed:
             self._closing = asyncio.ensure_future(self._ws.close())
 
-    async def open(self, ws: aiohttp.ClientWebSocketResponse | None = None) -> None:
-        """Open the socket (or adopt a pre-opened one) and send `start`."""
+    async def open(
+        self,
+        ws: aiohttp.ClientWebSocketResponse | None = None,
+        pending: asyncio.Future[aiohttp.WSMessage] | None = None,
+    ) -> None:
+        """Open the socket (or adopt a pre-opened one and its pending receive), send `start`."""
+        self._pending = pending
         try:
             async with asyncio.timeout(self._timeouts.connect):
                 self._ws = ws or await connect(
@@ -277,6 +289,9 @@ class LiveSession:
         try:
             async with asyncio.timeout_at(self._next_deadline()) as deadline:
                 self._deadline = deadline
+                if self._pending is not None:
+                    pending, self._pending = self._pending, None
+                    return await pending
                 return await self._ws.receive()
         except TimeoutError as err:
             if self._last_audio_at is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 import contextlib
+from dataclasses import dataclass
 import logging
 
 import aiohttp
@@ -22,6 +23,19 @@ from .errors import AuthenticationError, FishAudioError, InsufficientCreditError
 _LOGGER = logging.getLogger(__name__)
 
 type Connector = Callable[[str], Awaitable[aiohttp.ClientWebSocketResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class WarmConnection:
+    """A handed-over warm socket and the receive that watched it while idle.
+
+    The receive is handed over, not cancelled: cancelling an aiohttp receive
+    marks the socket abnormally closed, and its close handshake is then skipped.
+    """
+
+    ws: aiohttp.ClientWebSocketResponse
+    pending: asyncio.Future[aiohttp.WSMessage]
+
 
 DEFAULT_MAX_AGE = 45.0
 RETRY_AFTER_FAILURE = 30.0
@@ -44,6 +58,7 @@ class WarmSocket:
         self.model = model
         self._max_age = max_age
         self._ready: aiohttp.ClientWebSocketResponse | None = None
+        self._watch: asyncio.Future[aiohttp.WSMessage] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self._handed_over = False
@@ -74,17 +89,17 @@ class WarmSocket:
             return
         self._task = asyncio.create_task(self._keep(), name="fish_audio_live_warm_socket")
 
-    async def take(self, model: str) -> aiohttp.ClientWebSocketResponse | None:
+    async def take(self, model: str) -> WarmConnection | None:
         """Hand over the warm socket and its slot, if one is open for `model`."""
-        ws = self._ready
-        if ws is None or model != self.model or ws.closed:
-            return None
-        self._ready = None
+        ws, watch = self._ready, self._watch
+        if ws is None or watch is None or model != self.model or ws.closed or watch.done():
+            return None  # a socket the server already spoke on is replaced, not used
+        self._ready = self._watch = None
         self._handed_over = True
         await self._stop_task()
         self._handed_over = False
         self.used += 1
-        return ws
+        return WarmConnection(ws, watch)
 
     async def aclose(self) -> None:
         """Stop keeping a socket warm and close the idle one."""
@@ -121,7 +136,8 @@ class WarmSocket:
             if self._ready is not None:
                 # Cancelled by aclose(), not by take(): the socket is ours to close.
                 ws, self._ready = self._ready, None
-                await ws.close()
+                await _close(ws, self._watch)
+                self._watch = None
             if not self._handed_over:
                 self._slots.release()
 
@@ -141,8 +157,19 @@ class WarmSocket:
 
     async def _idle(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Wait until the socket ages out or the server says anything (it should not)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._max_age):
-                await ws.receive()
+        self._watch = asyncio.ensure_future(ws.receive())
+        await asyncio.wait({self._watch}, timeout=self._max_age)
         self._ready = None
-        await ws.close()
+        watch, self._watch = self._watch, None
+        await _close(ws, watch)
+
+
+async def _close(
+    ws: aiohttp.ClientWebSocketResponse, watch: asyncio.Future[aiohttp.WSMessage] | None
+) -> None:
+    """Close an idle socket; the watching receive ends with it."""
+    await ws.close()
+    if watch is not None:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+            await watch
