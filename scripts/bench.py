@@ -216,7 +216,13 @@ def _collect(runs: list[dict[str, Sample]]) -> dict[str, list[Sample]]:
 async def phase_s1(
     hass: HomeAssistant, strategies: list[Strategy], settings: Settings, serial: Serial
 ) -> dict[str, list[Sample]]:
-    """S1, side by side, `runs` times."""
+    """S1, side by side, `runs` times, after one warm-up run that is not counted.
+
+    The warm-up takes one-off costs (first use of code paths and connections
+    in this process) out of the figures, as any benchmark does.
+    """
+    await s1_run(hass, strategies, settings, 0, serial)
+    await asyncio.sleep(settings.pause_s)
     runs = []
     for run in range(settings.runs):
         runs.append(await s1_run(hass, strategies, settings, run, serial))
@@ -349,7 +355,7 @@ async def run_all(settings: Settings) -> tuple[dict[str, Any], report.Results]:
     emulator = await Emulator.start(settings.latency(), api_keys)
     results = report.Results()
     with tempfile.TemporaryDirectory(prefix="fish-bench-") as config_dir:
-        _log_to(Path(config_dir) / "bench.log")
+        _log_to(results.log)
         hass = await ha_boot.async_boot(Path(config_dir), ("tts",))
         try:
             strategies, sweep = await setup_strategies(
@@ -416,12 +422,10 @@ async def _segments(emulator: Emulator) -> dict[str, dict[str, float]]:
     return {key: by_api_key[api_key(key)] for key in keys if api_key(key) in by_api_key}
 
 
-def _log_to(path: Path) -> None:
-    """HA's log goes to a file in the temp folder; the console keeps the report only."""
-    handler = logging.FileHandler(path)
-    handler.setLevel(logging.WARNING)
+def _log_to(tally: report.LogTally) -> None:
+    """HA's log is counted, not printed: the console keeps the report only."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [tally]
     root.setLevel(logging.WARNING)
 
 

@@ -42,6 +42,10 @@ from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 # chunk_length cut make it speak.
 NEVER_FLUSH = FlushPolicy(first_min_chars=10**9, first_max_chars=10**9, later_min_chars=10**9)
 
+# Two silent MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz, mono): the
+# smallest clip mutagen accepts when HA writes its ID3 tags.
+SILENT_MP3 = (b"\xff\xfb\x90\xc4" + bytes(413)) * 2
+
 # A sentence is known to be complete once its end mark is followed by white
 # space (a bare "." may still become "3.5"), the same rule text_policy uses.
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)|[。！？]")  # noqa: RUF001 - CJK full stops
@@ -160,7 +164,7 @@ class SentenceProbe(_Variant):
         self.sentence_at: list[float] = []
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
-        """Read the text like a synthesizer would; yield no audio."""
+        """Read the text like a synthesizer would; yield only a silent clip."""
         return TTSAudioResponse("mp3", self._watch(request.message_gen))
 
     async def _watch(self, text: AsyncIterable[str]) -> AsyncGenerator[bytes]:
@@ -173,7 +177,8 @@ class SentenceProbe(_Variant):
                 seen = True
         if not seen:  # the whole text is one sentence: complete when it ends
             self.sentence_at.append(time.monotonic())
-        yield b""
+        # A valid (silent) clip, so HA's file cache can tag it like any other.
+        yield SILENT_MP3
 
 
 class PolicyVariant(_Variant):

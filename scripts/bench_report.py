@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+import logging
 import os
 from pathlib import Path
 import platform
@@ -15,6 +16,24 @@ from bench_scenarios import Sample, Settings
 from homeassistant import const as ha_const
 
 
+class LogTally(logging.Handler):
+    """Keeps HA's warnings and errors off the console, but counts them for the JSON."""
+
+    def __init__(self) -> None:
+        """Nothing seen yet."""
+        super().__init__(logging.WARNING)
+        self.counts: dict[str, int] = {}
+        self.samples: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count by logger and level; keep the first few distinct messages."""
+        key = f"{record.levelname} {record.name}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        line = f"{key}: {record.getMessage()[:200]}"
+        if len(self.samples) < 10 and line not in self.samples:
+            self.samples.append(line)
+
+
 @dataclass(slots=True)
 class Results:
     """What the phases found."""
@@ -23,6 +42,7 @@ class Results:
     memory: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    log: LogTally = field(default_factory=LogTally)
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -149,6 +169,7 @@ def document(
             for t in found
         ],
         "phases_s": results.phases,
+        "ha_log": {"counts": results.log.counts, "first": results.log.samples},
     }
 
 

@@ -491,6 +491,9 @@ async def test_handshake_status_becomes_a_typed_error(
         await collect(fast_client.stream(SynthesisSettings(), pieces(MESSAGE)))
     assert isinstance(info.value, FishAudioError)
     assert info.value.status == status
+    # aiohttp's handshake error holds the request headers (the key): not chained.
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
     assert emulator.handshakes == 1
     await emulator.wait_all_closed()
     assert fast_client.recent[-1].error == info.value.kind

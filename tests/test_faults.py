@@ -496,6 +496,7 @@ class BadInputCase:
     section: str = "exceptions"
     placeholders: tuple[tuple[str, str], ...] = ()
     value: Any = None
+    notes: str = ""
 
 
 EMPTY_CASES: Final = (
@@ -618,6 +619,7 @@ VOICE_CASES: Final = (
         f"{ONE_SHOT}, {STREAMED}",
         FULL_AUDIO,
         value={"model": "s9-ultra"},
+        notes="sent as typed in the model header; the server decides",
     ),
 )
 

@@ -32,6 +32,12 @@ def check_loopback(host: str) -> None:
         raise ValueError(f"refusing to listen on {host!r}: loopback addresses only")
 
 
+def base_url(host: str, port: int) -> str:
+    """``http://host:port``, with IPv6 literals in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
 class FishEmulator(EmulatorState):
     """Fish Audio's live TTS socket and REST endpoints on 127.0.0.1, strict and deterministic."""
 
@@ -60,8 +66,7 @@ class FishEmulator(EmulatorState):
         """Base URL, e.g. ``http://127.0.0.1:8765`` (the live socket is ``/v1/tts/live``)."""
         if self._runner is None:
             raise RuntimeError("FishEmulator is not started")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.host, self.port)
 
     @property
     def credit(self) -> dict[str, str]:
