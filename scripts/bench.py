@@ -72,12 +72,19 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter long stream")
     parser.add_argument("--runs", type=int, help="runs per scenario (default 20, quick 2)")
-    parser.add_argument("--handshake-ms", type=float, default=330.0)
-    parser.add_argument("--first-audio-ms", type=float, default=300.0)
+    parser.add_argument(
+        "--handshake-ms", type=float, default=330.0, help="live handshake (Fish: ~330 cold)"
+    )
+    parser.add_argument(
+        "--first-audio-ms",
+        type=float,
+        default=300.0,
+        help="first audio after a flush or full buffer (Fish: ~300 for latency=balanced)",
+    )
     parser.add_argument("--rtf", type=float, default=0.25, help="emulator real-time factor")
     parser.add_argument("--ms-per-char", type=float, default=20.0, help="audio per character")
-    parser.add_argument("--tokens-per-s", type=float, default=40.0)
-    parser.add_argument("--token-chars", type=int, default=4)
+    parser.add_argument("--tokens-per-s", type=float, default=40.0, help="S2 LLM deltas per s")
+    parser.add_argument("--token-chars", type=int, default=4, help="characters per S2 delta")
     parser.add_argument("--s3-requests", type=int, help="S3 burst size (default 20, quick 10)")
     parser.add_argument("--sweep-runs", type=int, help="runs of the policy sweep (0 = skip)")
     parser.add_argument(
@@ -85,8 +92,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]
         type=_minutes,
         help="audio minutes of the short and long memory streams (default 1,10; quick 0.25,1)",
     )
-    parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json")
-    parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "bench-s2.png")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json", help="output")
+    parser.add_argument(
+        "--chart", type=Path, default=ROOT / "docs" / "bench-s2.png", help="S2 chart (PNG)"
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     settings = Settings(

@@ -65,6 +65,7 @@ GLYPHS: dict[str, tuple[int, ...]] = {
     ".": (0, 0, 0, 0, 0, 0x0C, 0x0C),
     ",": (0, 0, 0, 0, 0x0C, 0x04, 0x08),
     ":": (0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0),
+    ";": (0, 0x0C, 0x0C, 0, 0x0C, 0x04, 0x08),
     "-": (0, 0, 0, 0x1F, 0, 0, 0),
     "+": (0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0),
     "=": (0, 0, 0x1F, 0, 0x1F, 0, 0),
@@ -170,6 +171,7 @@ def bar_chart(
     *,
     limit: float | None = None,
     limit_label: str = "",
+    subtitle: str = "",
     width: int = 900,
     height: int = 520,
 ) -> bytes:
@@ -183,7 +185,8 @@ def bar_chart(
     def y_of(value: float) -> int:
         return bottom - round((bottom - top) * value / y_max)
 
-    canvas.text(left, 18, title, scale=2)
+    canvas.text(left, 14, title, scale=2)
+    canvas.text(left, 38, subtitle, AXIS, scale=1)
     _draw_grid(canvas, left, right, bottom, step, y_max, y_of)
     slot = (right - left) / max(len(bars), 1)
     bar_w = max(6, int(slot * 0.3))
@@ -252,7 +255,9 @@ def write_chart(
     *,
     limit: float | None = None,
     limit_label: str = "",
+    subtitle: str = "",
 ) -> None:
     """Draw the chart and write it to `path` (parent folders are created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bar_chart(bars, title, limit=limit, limit_label=limit_label))
+    chart = bar_chart(bars, title, limit=limit, limit_label=limit_label, subtitle=subtitle)
+    path.write_bytes(chart)

@@ -12,7 +12,7 @@ import statistics
 from typing import Any
 
 import bench_chart
-from bench_scenarios import Sample, Settings
+from bench_scenarios import S2_TEXT, Sample, Settings
 from homeassistant import const as ha_const
 
 
@@ -371,4 +371,9 @@ def write_chart(path: Path, results: Results, settings: Settings) -> None:
         f"S2 ASSIST STREAM: TTFA (MS), {settings.runs} RUNS",
         limit=None if d is None else d + settings.handshake_s * 1000,
         limit_label="(D) + HANDSHAKE",
+        subtitle=(
+            f"EMULATOR: HANDSHAKE {settings.handshake_s * 1000:g} MS, FIRST AUDIO "
+            f"{settings.first_audio_s * 1000:g} MS, RTF {settings.rtf:g}; "
+            f"{len(S2_TEXT)} CHARS AT {settings.tokens_per_s:g} DELTAS/S. LOWER IS BETTER."
+        ),
     )

@@ -13,13 +13,19 @@ configuration folder. ``async_integration_dir`` tells where HA really found it.
 
 API (kept small on purpose; used by ``speak.py`` and benchmarks)::
 
-    async with running_hass() as hass:          # temporary config folder
-        await async_setup_component(hass, "tts", {})
-        ...
+    from ha_boot import running_hass            # scripts/ on sys.path (the default
+                                                # when running scripts/<name>.py)
+    async with running_hass() as hass:          # temporary config folder, tts set up
+        ...                                     # stopped cleanly on exit
     # or step by step
-    hass = await async_boot(config_dir, components=("tts",))
+    hass = await async_boot(config_dir, components=("tts",))   # BootError if it fails
     ...
     await async_shutdown(hass)
+    folder = await async_integration_dir(hass, "fish_audio_live")  # where HA found it
+
+Logging is left to the caller: without a handler, Python prints HA's warnings
+(e.g. "FFmpeg fails": ffmpeg is not installed; harmless unless conversion is
+needed) on stderr.
 
 ``http`` (a dependency of ``tts``) always binds to 127.0.0.1 on a free port, so
 several booted cores never collide with each other or with ``scripts/develop``.
@@ -50,6 +56,7 @@ from homeassistant.setup import async_setup_component  # noqa: E402
 
 __all__ = [
     "REPO_ROOT",
+    "BootError",
     "async_boot",
     "async_integration_dir",
     "async_shutdown",
@@ -70,6 +77,10 @@ CORE_CONFIG: dict[str, Any] = {
 }
 
 
+class BootError(RuntimeError):
+    """Home Assistant did not come up (a registry or component failed)."""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:
@@ -86,7 +97,7 @@ async def async_boot(
 ) -> HomeAssistant:
     """Start a Home Assistant core on ``config_dir`` with ``components`` set up.
 
-    Raises RuntimeError when a component fails to set up (the core is stopped
+    Raises BootError when a component fails to set up (the core is stopped
     first). The caller must ``await async_shutdown(hass)`` when done.
     """
     hass = HomeAssistant(str(config_dir))
@@ -96,7 +107,7 @@ async def async_boot(
     try:
         await loader.async_get_custom_components(hass)
         if not await bootstrap.async_load_base_functionality(hass):
-            raise RuntimeError("Home Assistant could not load its registries")
+            raise BootError("Home Assistant could not load its registries")
         config: dict[str, Any] = {
             "homeassistant": CORE_CONFIG,
             "http": {"server_host": ["127.0.0.1"], "server_port": http_port or free_port()},
@@ -115,7 +126,7 @@ async def async_boot(
 
 async def _async_setup(hass: HomeAssistant, domain: str, config: dict[str, Any]) -> None:
     if not await async_setup_component(hass, domain, config):
-        raise RuntimeError(f"Home Assistant could not set up {domain}")
+        raise BootError(f"Home Assistant could not set up {domain}")
 
 
 async def async_shutdown(hass: HomeAssistant) -> None:

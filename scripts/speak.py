@@ -37,7 +37,7 @@ import time
 from typing import Any
 
 # First: ha_boot puts the repo root on sys.path (custom_components from this checkout).
-from ha_boot import REPO_ROOT, async_integration_dir, running_hass
+from ha_boot import REPO_ROOT, BootError, async_integration_dir, running_hass
 
 # isort: split
 from homeassistant.components import tts
@@ -151,10 +151,21 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Spe
 # ---------------------------------------------------------------- config flow
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The config entry a run added, and its TTS entity."""
+
+    entry_id: str
+    entity_id: str
+
+
 async def async_add_account(
     hass: HomeAssistant, api_key: str, url: str, voice: str, model: str | None = None
-) -> str:
-    """Add the account through the config flow, as the UI does; return the TTS entity id."""
+) -> Account:
+    """Add the account through the config flow, as the UI does.
+
+    Raises SpeakError (leaving no entry behind) when the flow or the set-up fails.
+    """
     flow = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     flow = await _async_step(hass, flow, {CONF_API_KEY: api_key, CONF_URL: url}, url, voice)
     step: dict[str, Any] = {CONF_REFERENCE_ID: voice}
@@ -165,13 +176,14 @@ async def async_add_account(
         raise SpeakError(f"config flow ended unexpectedly at step {flow.get('step_id')}")
     entry = flow["result"]
     await hass.async_block_till_done()
-    if entry.state is not ConfigEntryState.LOADED:
-        raise SpeakError(f"the entry did not load ({entry.state.value}: {entry.reason})")
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
     tts_ids = [item.entity_id for item in entities if item.domain == "tts"]
-    if not tts_ids:
-        raise SpeakError("the entry loaded but created no tts entity")
-    return tts_ids[0]
+    if entry.state is ConfigEntryState.LOADED and tts_ids:
+        return Account(entry.entry_id, tts_ids[0])
+    await hass.config_entries.async_remove(entry.entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise SpeakError(f"the entry did not load ({entry.state.value}: {entry.reason})")
+    raise SpeakError("the entry loaded but created no tts entity")
 
 
 async def _async_step(
@@ -313,23 +325,22 @@ async def async_speak(hass: HomeAssistant, options: SpeakOptions) -> SpeakResult
     if not await async_setup_component(hass, "tts", {}):
         raise SpeakError("Home Assistant could not set up tts")
     await _async_check_checkout(hass)
+    account = await async_add_account(
+        hass, options.api_key or EMULATOR_KEY, url, voice, options.model
+    )
     try:
-        entity_id = await async_add_account(
-            hass, options.api_key or EMULATOR_KEY, url, voice, options.model
-        )
         synthesis = await async_synthesize(
-            hass, entity_id, options.text, options.format, stream=options.stream
+            hass, account.entity_id, options.text, options.format, stream=options.stream
         )
     except HomeAssistantError as err:
         _LOGGER.debug("Synthesis failed", exc_info=True)
         raise SpeakError(error_message(err, url, voice)) from err
     finally:
-        for entry in hass.config_entries.async_entries(DOMAIN):
-            await hass.config_entries.async_remove(entry.entry_id)
+        await hass.config_entries.async_remove(account.entry_id)
     path = options.output or Path(f"speech.{FORMATS[options.format][1]}")
     audio = finalize_wav(synthesis.audio) if options.format == "wav" else synthesis.audio
     await hass.async_add_executor_job(path.write_bytes, audio)
-    return SpeakResult(entity_id, path, options.format, synthesis)
+    return SpeakResult(account.entity_id, path, options.format, synthesis)
 
 
 async def _async_check_checkout(hass: HomeAssistant) -> None:
@@ -409,7 +420,7 @@ async def async_main(
                 _setup_logging(options.verbose)
                 async with running_hass() as own:
                     result = await async_speak(own, server.options)
-    except SpeakError as err:
+    except (SpeakError, BootError) as err:
         print(err, file=sys.stderr)
         return 1
     report(result, server)

@@ -36,6 +36,7 @@ from custom_components.fish_audio_live.errors import (
     RateLimitError,
     ServerError,
     SynthesisError,
+    TextTimeoutError,
 )
 from custom_components.fish_audio_live.live import (
     LiveSession,
@@ -1193,3 +1194,21 @@ async def test_stop_sent_while_the_caller_is_busy(
             chunks.append(chunk)
     assert b"".join(chunks) == emulator.sessions[-1].audio_sent
     await assert_clean(emulator)
+
+
+async def test_text_that_goes_quiet_gives_the_session_back(
+    emulator: FishEmulator, make_client: ClientFactory
+) -> None:
+    """A caller that never ends its text stream does not hold a socket forever."""
+    client = make_client(timeouts=Timeouts(connect=1, first_audio=1, audio_gap=1, text_idle=0.2))
+    forever = asyncio.Event()
+
+    async def text() -> AsyncIterator[str]:
+        yield "The first sentence arrives. "
+        await forever.wait()  # never set: the caller died without ending the text
+        yield "never"
+
+    with pytest.raises(TextTimeoutError):
+        await collect(client.stream(SynthesisSettings(), text()))
+    await assert_clean(emulator)
+    assert client.recent[-1].error == "text_timeout"

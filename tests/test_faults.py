@@ -438,6 +438,8 @@ async def test_fault(
             audio = await speak(hass, path, message, case.fmt, case.bound)
             assert audio == expected_audio(emulator, case.fmt)
             assert emulator.sessions[-1].text == MESSAGE
+            if case.inject is not None and case.inject.kind == "big_frame":
+                assert len(emulator.sessions[-1].audio_sent) == case.inject.frame_size
         else:
             err = await speak_error(hass, path, message, case.fmt, case.bound, received=received)
             assert err.translation_key == case.outcome

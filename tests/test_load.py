@@ -16,6 +16,7 @@ from unittest.mock import patch
 
 from homeassistant.components import tts
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
@@ -33,6 +34,7 @@ from tests.test_faults import (
     TEST_TIMEOUTS,
     read,
     speak,
+    split_message,
     start,
 )
 
@@ -189,7 +191,7 @@ async def test_sticky_429_gives_up_after_bounded_retries(
 
 async def first_chunk_then(hass: HomeAssistant, path: str, message: str) -> asyncio.Task[bytes]:
     """Start a long request; return the task reading the rest once audio flows."""
-    stream = start(hass, path, message if path == ONE_SHOT else message.split(" "))
+    stream = start(hass, path, message if path == ONE_SHOT else split_message(message))
     chunks = stream.async_stream_result()
     first = await anext(chunks)
 
@@ -244,25 +246,73 @@ async def test_unload_or_reload_while_speaking(
         loaded.runtime_data.client.timeouts = TEST_TIMEOUTS
         emulator.latency = LatencyModel()
         # The cut-short clip was not cached: the same message is synthesized again, in full.
-        audio = await speak(hass, path, message if path == ONE_SHOT else message.split(" "))
+        audio = await speak(hass, path, message if path == ONE_SHOT else split_message(message))
+        assert len(emulator.sessions) == 2
         assert audio == emulator.sessions[-1].audio_sent
         assert emulator.sessions[-1].finish_reason == "stop"
         await emulator.wait_all_closed()
 
 
+async def test_unload_with_requests_waiting_for_a_slot(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    emulator: FishEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Requests queued behind the session cap fail too; none opens a socket after unload."""
+    message = slow_speech(emulator)
+    client = loaded.runtime_data.client
+    streams = [start(hass, ONE_SHOT, f"{index}. {message}") for index in range(7)]
+    readers = [stream.async_stream_result() for stream in streams]
+    firsts = [asyncio.ensure_future(anext(reader)) for reader in readers]
+    # The first five sessions speak; the other two wait for a slot.
+    done, waiting = await asyncio.wait(firsts, return_when=asyncio.FIRST_COMPLETED)
+    while len(done) < DEFAULT_MAX_SESSIONS:
+        more, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        done |= more
+    assert client.waiting == 2
+    handshakes = emulator.handshakes
+    async with asyncio.timeout(2):
+        assert await hass.config_entries.async_unload(loaded.entry_id)
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        for reader, first in zip(readers, firsts, strict=True):
+            if first not in done:
+                continue  # failed at its first chunk: checked above
+            with pytest.raises(HomeAssistantError):
+                async for _chunk in reader:
+                    pass
+        await emulator.wait_all_closed()
+    assert all(isinstance(outcome, HomeAssistantError) for outcome in outcomes)
+    assert emulator.handshakes == handshakes == DEFAULT_MAX_SESSIONS
+    assert integration_errors(caplog) == []
+
+
 @pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("how", ["stop_event", "async_stop"])
 async def test_home_assistant_stops_while_speaking(
     hass: HomeAssistant,
     loaded: MockConfigEntry,
     emulator: FishEmulator,
     caplog: pytest.LogCaptureFixture,
+    how: str,
     path: str,
 ) -> None:
-    """Stopping Home Assistant ends the stream and closes the socket promptly."""
+    """Stopping Home Assistant ends the stream and closes the socket promptly.
+
+    ``stop_event``: only our EVENT_HOMEASSISTANT_STOP listener acts (the caller gets a
+    translated error). ``async_stop``: the real shutdown, where core first cancels its
+    background tasks, the tts cache loader among them.
+    """
     message = slow_speech(emulator)
     reader = await first_chunk_then(hass, path, message)
     async with asyncio.timeout(3):
-        await hass.async_stop()
+        if how == "stop_event":
+            hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+            with pytest.raises(HomeAssistantError) as info:
+                await reader
+            assert info.value.translation_key == "cannot_connect"
+        else:
+            await hass.async_stop()
         await emulator.wait_all_closed()
     assert reader.done()
     assert emulator.sessions[0].finish_reason is None
@@ -296,26 +346,39 @@ async def test_stop_closes_a_stream_whose_text_never_ends(
 
 
 @pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("how", ["disconnect", "cancel"])
 async def test_caller_walks_away(
-    hass: HomeAssistant, loaded: MockConfigEntry, emulator: FishEmulator, path: str
+    hass: HomeAssistant, loaded: MockConfigEntry, emulator: FishEmulator, how: str, path: str
 ) -> None:
-    """A media player that disconnects half-way (tts_proxy stops reading).
+    """A media player that goes away after the first chunk (tts_proxy stops reading).
 
-    Home Assistant keeps loading the clip into its cache in the background, so the
-    live session runs to its end and closes; a second player then gets the whole
-    clip from the cache without a new session.
+    ``disconnect``: writing to the player fails, as in TextToSpeechView.get;
+    ``cancel``: the reading task is cancelled. Home Assistant keeps loading the clip
+    into its cache in the background either way, so the live session runs to its
+    end and closes; a second player then gets the whole clip from the cache
+    without a new session.
     """
     emulator.latency = LatencyModel(rtf=0.2, ms_per_char=20.0, chunk_ms=100)
-    message = "A player that disconnects after the first chunk. " * 3
-    stream = start(hass, path, message if path == ONE_SHOT else message.split(" "))
+    message = "A player that goes away after the first chunk. " * 3
+    stream = start(hass, path, message if path == ONE_SHOT else split_message(message))
+    first_chunk = asyncio.Event()
 
     async def player() -> None:
-        # What TextToSpeechView.get does, until the player hangs up after one chunk.
         async for _chunk in stream.async_stream_result():
-            raise ConnectionResetError("player disconnected")
+            if how == "disconnect":
+                raise ConnectionResetError("player disconnected")
+            first_chunk.set()
+            await asyncio.Event().wait()  # a player that stops reading
 
-    with pytest.raises(ConnectionResetError):
-        await player()
+    if how == "disconnect":
+        with pytest.raises(ConnectionResetError):
+            await player()
+    else:
+        task = hass.async_create_task(player())
+        await first_chunk.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
     async with asyncio.timeout(5):
         await emulator.wait_all_closed()
         audio = await read(stream)

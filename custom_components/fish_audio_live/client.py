@@ -11,7 +11,7 @@ import time
 
 import aiohttp
 
-from .errors import ConnectTimeoutError, FishAudioError, RateLimitError
+from .errors import CannotConnectError, ConnectTimeoutError, FishAudioError, RateLimitError
 from .live import LiveSession, SessionStats, Timeouts, connect
 from .rest import RestApi
 from .settings import DEFAULT_MODEL, SynthesisSettings
@@ -56,6 +56,7 @@ class FishAudioClient:
         self._active: set[LiveSession] = set()
         self.recent: deque[SessionStats] = deque(maxlen=history)
         self.waiting = 0
+        self._closed = False
         self.warm: WarmSocket | None = None
         if keep_warm:
             self.warm = WarmSocket(self._connect, self._slots, DEFAULT_MODEL)
@@ -67,6 +68,7 @@ class FishAudioClient:
 
     async def aclose(self) -> None:
         """End open sessions quietly and stop the warm socket."""
+        self._closed = True  # requests still waiting for a slot must not open one
         self.cancel_all()
         if self.warm is not None:
             await self.warm.aclose()
@@ -105,6 +107,8 @@ class FishAudioClient:
         )
         self._active.add(session)
         try:
+            if self._closed:
+                raise CannotConnectError("client closed: the integration is unloading or stopping")
             await self._open(session, warm)
             # Closed here, not by the garbage collector, when the caller stops early.
             async with contextlib.aclosing(session.stream(text)) as audio:

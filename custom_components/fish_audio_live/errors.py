@@ -103,6 +103,12 @@ class AudioGapTimeoutError(FishTimeoutError):
     kind = "audio_gap_timeout"
 
 
+class TextTimeoutError(FishTimeoutError):
+    """The text to speak stopped coming without ever ending."""
+
+    kind = "text_timeout"
+
+
 class InvalidSettingError(FishAudioError, ValueError):
     """A synthesis setting is out of range; raised before anything is sent."""
 

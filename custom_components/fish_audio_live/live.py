@@ -24,6 +24,7 @@ from .errors import (
     FirstAudioTimeoutError,
     FishAudioError,
     SynthesisError,
+    TextTimeoutError,
     error_for_status,
 )
 from .settings import SynthesisSettings
@@ -45,6 +46,9 @@ class Timeouts:
     first_audio: float = 20.0
     audio_gap: float = 15.0
     close: float = 2.0
+    # A text source that goes quiet this long (a caller that died without ending
+    # its stream) gives the session and its slot back. Generous: LLM tool calls.
+    text_idle: float = 120.0
 
 
 @dataclass(slots=True)
@@ -205,7 +209,8 @@ class LiveSession:
         """Writer task: forward text and flushes as the policy says, then stop."""
         assert self._ws is not None
         try:
-            async for piece in text:
+            pieces = aiter(text)
+            while (piece := await self._next_piece(pieces)) is not None:
                 if not piece:
                     continue
                 if self.stats.first_text is None:
@@ -222,6 +227,16 @@ class LiveSession:
             self._writer_error = err
             with contextlib.suppress(Exception):
                 await self._ws.close()
+
+    async def _next_piece(self, pieces: AsyncIterator[str]) -> str | None:
+        """The next piece of text, None at the end; bounded by the text-idle time."""
+        try:
+            async with asyncio.timeout(self._timeouts.text_idle):
+                return await anext(pieces)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError as err:
+            raise TextTimeoutError("no more text arrived and the text never ended") from err
 
     async def _send_step(self, step: str | None) -> None:
         if step is FLUSH:
