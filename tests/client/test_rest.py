@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import json
 import socket
 from typing import Any
@@ -31,18 +30,6 @@ from tests.emulator import FishEmulator, Voice as EmulatorVoice
 
 CREDIT_PATH = "/wallet/self/api-credit"
 OWN_ID = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """The client layer needs no Home Assistant instance: skip conftest's `hass` setup."""
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A real aiohttp session, closed at the end of the test."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

@@ -47,35 +47,19 @@ from custom_components.fish_audio_live.live import (
 from custom_components.fish_audio_live.settings import FREE_MODEL, ReferenceClip, SynthesisSettings
 from custom_components.fish_audio_live.text_policy import FLUSH, FlushPolicy, TextPlanner
 from custom_components.fish_audio_live.urls import live_url
+from tests.client.common import BOUND, FAST, GOOD, ClientFactory, collect, pieces
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator, LatencyModel
 
 LOGGER_NAME = "custom_components.fish_audio_live"
-GOOD = Timeouts(connect=2, first_audio=2, audio_gap=2, close=1)
-FAST = Timeouts(connect=1, first_audio=0.3, audio_gap=0.3, close=0.5)
 SHORT = Timeouts(connect=1, first_audio=0.15, audio_gap=0.15, close=0.5)
-BOUND = 5  # seconds any single test step may take
 
 FIRST = "Hello there, this is the first sentence. "
 REST = "And here comes the rest of the message, which is a little longer than the first."
 MESSAGE = FIRST + REST
 
-type ClientFactory = Callable[..., FishAudioClient]
-
 
 # ----- helpers ---------------------------------------------------------------
-
-
-async def pieces(*parts: str) -> AsyncIterator[str]:
-    """A text source yielding `parts` one by one."""
-    for part in parts:
-        yield part
-
-
-async def collect(stream: AsyncIterator[bytes]) -> bytes:
-    """All audio of a stream, bounded in time."""
-    async with asyncio.timeout(BOUND):
-        return b"".join([chunk async for chunk in stream])
 
 
 def free_port() -> int:
@@ -116,39 +100,6 @@ def parse_streaming_wav_header(header: bytes) -> tuple[int, ...]:
     data_id, data_size = struct.unpack("<4sI", header[36:44])
     assert (riff, wave_id, fmt_id, fmt_size, data_id) == (b"RIFF", b"WAVE", b"fmt ", 16, b"data")
     return riff_size, tag, channels, rate, byte_rate, align, bits, data_size
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """The client layer needs no Home Assistant instance: skip conftest's `hass` setup."""
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A real aiohttp session, closed at the end of the test."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def make_client(
-    http: aiohttp.ClientSession, emulator: FishEmulator
-) -> AsyncIterator[ClientFactory]:
-    """Build clients on the emulator; every one is closed at the end."""
-    clients: list[FishAudioClient] = []
-
-    def make(**kwargs: Any) -> FishAudioClient:
-        api_key = kwargs.pop("api_key", API_KEY)
-        base_url = kwargs.pop("base_url", emulator.url)
-        kwargs.setdefault("timeouts", GOOD)
-        kwargs.setdefault("retry_delays", (0.01, 0.01))
-        client = FishAudioClient(http, api_key, base_url, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+import functools
 
 import aiohttp
 import pytest
@@ -14,26 +14,11 @@ from custom_components.fish_audio_live.client import FishAudioClient
 from custom_components.fish_audio_live.live import Timeouts
 from custom_components.fish_audio_live.settings import DEFAULT_MODEL, SynthesisSettings
 from custom_components.fish_audio_live.warm import WarmSocket
+from tests.client.common import BOUND, ClientFactory, collect, pieces
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator
 
-GOOD = Timeouts(connect=2, first_audio=2, audio_gap=2, close=1)
-BOUND = 5
 MESSAGE = "Hello there, this is the first sentence. And here is the rest of it."
-
-type ClientFactory = Callable[..., FishAudioClient]
-
-
-async def pieces(*parts: str) -> AsyncIterator[str]:
-    """A text source yielding `parts` one by one."""
-    for part in parts:
-        yield part
-
-
-async def collect(stream: AsyncIterator[bytes]) -> bytes:
-    """All audio of a stream, bounded in time."""
-    async with asyncio.timeout(BOUND):
-        return b"".join([chunk async for chunk in stream])
 
 
 async def ready(warm: WarmSocket | None, count: int = 1) -> bool:
@@ -43,37 +28,10 @@ async def ready(warm: WarmSocket | None, count: int = 1) -> bool:
         return await warm.wait_ready(count=count)
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """The client layer needs no Home Assistant instance: skip conftest's `hass` setup."""
-
-
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    """A real aiohttp session, closed at the end of the test."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def make_client(
-    http: aiohttp.ClientSession, emulator: FishEmulator
-) -> AsyncIterator[ClientFactory]:
-    """Build keep-warm clients on the emulator; every one is closed at the end."""
-    clients: list[FishAudioClient] = []
-
-    def make(**kwargs: Any) -> FishAudioClient:
-        api_key = kwargs.pop("api_key", API_KEY)
-        base_url = kwargs.pop("base_url", emulator.url)
-        kwargs.setdefault("timeouts", GOOD)
-        kwargs.setdefault("keep_warm", True)
-        client = FishAudioClient(http, api_key, base_url, **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.aclose()
+def make_client(make_client: ClientFactory) -> ClientFactory:
+    """Clients that keep a socket warm."""
+    return functools.partial(make_client, keep_warm=True, retry_delays=None)
 
 
 async def test_stream_reuses_the_warm_socket_then_refills(

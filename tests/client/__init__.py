@@ -1,0 +1,1 @@
+"""Tests of the client layer (no Home Assistant) against the emulator."""
