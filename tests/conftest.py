@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -20,10 +24,6 @@ from custom_components.fish_audio_live.const import (
     DOMAIN,
     SUBENTRY_TTS,
 )
-from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.const import CONF_API_KEY
-from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 from tests.emulator import FishEmulator
 
 API_KEY = "sk-test-0123456789abcdef0123456789abcdef"

@@ -536,14 +536,14 @@ TEXT_CASES: Final = (
         "Chinese, Japanese, Korean",
         f"{ONE_SHOT}, {STREAMED}",
         FULL_AUDIO,
-        value="你好，欢迎回家。今日はいい天気ですね。안녕하세요, 반갑습니다.",  # noqa: RUF001
+        value="你好，欢迎回家。今日はいい天気ですね。안녕하세요, 반갑습니다.",
     ),
     BadInputCase(
         "rtl",
         "right-to-left text (Arabic, Hebrew) with direction marks",
         f"{ONE_SHOT}, {STREAMED}",
         FULL_AUDIO,
-        value="مرحبا بك في المنزل. \u200fשלום, ברוך הבא הביתה.\u200e OK.",  # noqa: RUF001
+        value="مرحبا بك في المنزل. \u200fשלום, ברוך הבא הביתה.\u200e OK.",
     ),
     BadInputCase(
         "control",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.fish_audio_live.const import CONF_KEEP_WARM
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.fish_audio_live.const import CONF_KEEP_WARM
 from tests.emulator import FishEmulator
 
 
@@ -34,9 +34,7 @@ async def test_keep_warm_option_reloads_with_a_warm_socket(
     await emulator.wait_all_closed()
 
 
-async def test_unused_clips_are_pruned(
-    hass: HomeAssistant, config_entry: MockConfigEntry
-) -> None:
+async def test_unused_clips_are_pruned(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:
     from custom_components.fish_audio_live.references import async_store_clip, clip_path
 
     await async_store_clip(hass, "orphan.bin", b"RIFF")
