@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from custom_components.fish_audio_live.client import RETRY_DELAYS  # noqa: E402
 from custom_components.fish_audio_live.live import Timeouts  # noqa: E402
+from tests.bounds import TEST_TIMEOUTS  # noqa: E402
 from tests.test_faults import (  # noqa: E402
     BAD_INPUT_CASES,
     FAULT_CASES,
@@ -32,7 +33,6 @@ from tests.test_faults import (  # noqa: E402
     LIMIT_PACING,
     LIMIT_RETRIES,
     PATHS,
-    TEST_TIMEOUTS,
     BadInputCase,
     FaultCase,
     english,

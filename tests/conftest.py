@@ -24,6 +24,7 @@ from custom_components.fish_audio_live.const import (
     DOMAIN,
     SUBENTRY_TTS,
 )
+from tests.bounds import TEST_RETRY_DELAYS, TEST_TIMEOUTS
 from tests.emulator import FishEmulator
 
 API_KEY = "sk-test-0123456789abcdef0123456789abcdef"
@@ -99,3 +100,17 @@ async def setup_integration(hass: HomeAssistant, config_entry: MockConfigEntry) 
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[None]:
+    """Short 429 backoff; the client reads RETRY_DELAYS when the entry sets it up."""
+    with patch("custom_components.fish_audio_live.client.RETRY_DELAYS", TEST_RETRY_DELAYS):
+        yield
+
+
+@pytest.fixture
+def loaded(setup_integration: MockConfigEntry) -> MockConfigEntry:
+    """The loaded entry, with short client timeouts."""
+    setup_integration.runtime_data.client.timeouts = TEST_TIMEOUTS
+    return setup_integration

@@ -20,13 +20,12 @@ what these tests check.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 import json
 from pathlib import Path
 import socket
 from typing import Any, Final
-from unittest.mock import patch
 
 from homeassistant.components import tts
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER
@@ -40,8 +39,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from custom_components.fish_audio_live.const import CONF_URL, DOMAIN, ISSUE_NO_CREDIT
-from custom_components.fish_audio_live.live import Timeouts
 from custom_components.fish_audio_live.wav import wav_header
+from tests.bounds import TEST_RETRY_DELAYS
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator, LatencyModel
 
@@ -52,9 +51,6 @@ PATHS: Final = (ONE_SHOT, STREAMED)
 FULL_AUDIO: Final = "full_audio"
 """Outcome of a harmless fault: every byte the emulator sent reaches the caller."""
 
-# Client bounds of every test here: short, so that a stall costs half a second.
-TEST_TIMEOUTS: Final = Timeouts(connect=1.0, first_audio=0.5, audio_gap=0.5, close=0.5)
-TEST_RETRY_DELAYS: Final = (0.01, 0.02, 0.04)
 # Emulated audio: 5 ms per character in 20 ms events, so a sentence is a few events
 # (mid-audio faults need more than one) and even the "slow" fault stays short.
 TEST_LATENCY: Final = LatencyModel(ms_per_char=5.0, chunk_ms=20)
@@ -84,6 +80,9 @@ LIMIT_RETRIES: Final = "retries"
 LIMIT_FIRST_AUDIO: Final = "first_audio"
 LIMIT_AUDIO_GAP: Final = "audio_gap"
 LIMIT_PACING: Final = "pacing"  # as long as the server takes to speak
+
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,20 +302,6 @@ async def emulator(socket_enabled: None) -> AsyncIterator[FishEmulator]:
     emu = FishEmulator(api_keys={API_KEY: USER_ID}, port=free_port(), latency=TEST_LATENCY)
     async with emu:
         yield emu
-
-
-@pytest.fixture(autouse=True)
-def fast_retries() -> Iterator[None]:
-    """Short 429 backoff; the client reads RETRY_DELAYS when the entry sets it up."""
-    with patch("custom_components.fish_audio_live.client.RETRY_DELAYS", TEST_RETRY_DELAYS):
-        yield
-
-
-@pytest.fixture
-def loaded(setup_integration: MockConfigEntry) -> MockConfigEntry:
-    """The loaded entry, with short client timeouts."""
-    setup_integration.runtime_data.client.timeouts = TEST_TIMEOUTS
-    return setup_integration
 
 
 async def pieces(parts: Sequence[str]) -> AsyncGenerator[str]:

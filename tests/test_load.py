@@ -10,9 +10,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator
 import logging
-from unittest.mock import patch
 
 from homeassistant.components import tts
 from homeassistant.config_entries import ConfigEntryState
@@ -24,14 +23,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fish_audio_live.client import DEFAULT_MAX_SESSIONS
 from custom_components.fish_audio_live.const import DOMAIN
+from tests.bounds import TEST_RETRY_DELAYS, TEST_TIMEOUTS
 from tests.emulator import Fault, FishEmulator, LatencyModel, SessionRecord
 from tests.test_faults import (
     ENTITY_ID,
     ONE_SHOT,
     PATHS,
     STREAMED,
-    TEST_RETRY_DELAYS,
-    TEST_TIMEOUTS,
     read,
     speak,
     split_message,
@@ -41,18 +39,7 @@ from tests.test_faults import (
 INTEGRATION_LOGGER = "custom_components.fish_audio_live"
 
 
-@pytest.fixture(autouse=True)
-def fast_retries() -> Iterator[None]:
-    """Short 429 backoff; the client reads RETRY_DELAYS when the entry sets it up."""
-    with patch("custom_components.fish_audio_live.client.RETRY_DELAYS", TEST_RETRY_DELAYS):
-        yield
-
-
-@pytest.fixture
-def loaded(setup_integration: MockConfigEntry) -> MockConfigEntry:
-    """The loaded entry, with short client timeouts."""
-    setup_integration.runtime_data.client.timeouts = TEST_TIMEOUTS
-    return setup_integration
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def session_for(emu: FishEmulator, text: str) -> SessionRecord:

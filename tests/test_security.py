@@ -32,6 +32,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.fish_audio_live.const import CONF_URL, DOMAIN
 from custom_components.fish_audio_live.diagnostics import async_get_config_entry_diagnostics
 from custom_components.fish_audio_live.urls import UnsafeUrlError, normalize_url
+from tests.bounds import TEST_RETRY_DELAYS, TEST_TIMEOUTS
 from tests.conftest import API_KEY
 from tests.emulator import Fault, FishEmulator
 from tests.test_faults import (
@@ -39,8 +40,6 @@ from tests.test_faults import (
     ONE_SHOT,
     PATHS,
     STREAMED,
-    TEST_RETRY_DELAYS,
-    TEST_TIMEOUTS,
     speak,
     speak_error,
 )
@@ -83,13 +82,6 @@ def http_calls() -> Iterator[HttpCalls]:
         patch("custom_components.fish_audio_live.client.RETRY_DELAYS", TEST_RETRY_DELAYS),
     ):
         yield seen
-
-
-@pytest.fixture
-def loaded(setup_integration: MockConfigEntry) -> MockConfigEntry:
-    """The loaded entry, with short client timeouts."""
-    setup_integration.runtime_data.client.timeouts = TEST_TIMEOUTS
-    return setup_integration
 
 
 def log_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
