@@ -62,9 +62,11 @@ from homeassistant.components import tts  # noqa: E402
 from homeassistant.components.tts.entity import TTSAudioRequest  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 
+from custom_components.fish_audio_live.const import CONF_MAX_SESSIONS  # noqa: E402
 from custom_components.fish_audio_live.text_policy import FlushPolicy  # noqa: E402
 
 VOICE_ID = "f51eeab3f59fb13a6ae9f0a61ba5e87e"  # first voice of the emulator's catalog
+S3_TIER_SESSIONS = 20  # a plan on Fish's 15- or 50-session tier, set in the entry options
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]:
@@ -92,9 +94,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]
         type=_minutes,
         help="audio minutes of the short and long memory streams (default 1,10; quick 0.25,1)",
     )
-    parser.add_argument("--json", type=Path, default=ROOT / "bench-results.json", help="output")
     parser.add_argument(
-        "--chart", type=Path, default=ROOT / "docs" / "bench-s2.png", help="S2 chart (PNG)"
+        "--json", type=Path, help="results (default bench-results.json; quick: a temp file)"
+    )
+    parser.add_argument(
+        "--chart", type=Path, help="S2 chart (default docs/bench-s2.png; quick: a temp file)"
     )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
@@ -116,7 +120,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]
         sweep_runs=args.sweep_runs if args.sweep_runs is not None else (0 if quick else 10),
         pause_s=args.handshake_ms / 1000 + 0.2,
     )
-    return settings, args.json, args.chart
+    # A quick run must not overwrite the committed results of a full one.
+    out = Path(tempfile.gettempdir()) / "fish-bench-quick" if quick else None
+    json_path = args.json or (out / "bench-results.json" if out else ROOT / "bench-results.json")
+    chart_path = args.chart or (out / "bench-s2.png" if out else ROOT / "docs" / "bench-s2.png")
+    return settings, json_path, chart_path
 
 
 def _minutes(value: str) -> tuple[float, float]:
@@ -165,9 +173,7 @@ def api_key(key: str) -> str:
     return "sk-bench-" + re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
 
 
-async def setup_strategies(
-    hass: HomeAssistant, url: str, *, sweep: bool
-) -> tuple[list[Strategy], list[Strategy]]:
+async def setup_strategies(hass: HomeAssistant, url: str) -> tuple[Any, list[Strategy]]:
     """Entries through the config flow for (a) and (a-warm); variants for the rest."""
     shipped = await bench_ha.create_entry(hass, url, api_key("a"), VOICE_ID)
     warm = await bench_ha.create_entry(hass, url, api_key("a-warm"), VOICE_ID, keep_warm=True)
@@ -180,13 +186,23 @@ async def setup_strategies(
         hass, shipped, bench_ha.NaivePassThrough, api_key=api_key("c"), policy=bench_ha.NEVER_FLUSH
     )
     probe = await bench_ha.add_variant(hass, shipped, bench_ha.SentenceProbe, api_key=api_key("d"))
+    # A naive client sends no chunk_length (the seed's example does not), so the server's
+    # default of 300 applies; ours is tuned to 100 as part of the shipped policy.
+    naive_options = {**MP3, "chunk_length": 300}
     main += [
         Strategy("b", "(b) collect first", collect.entity_id, client=collect.client),
-        Strategy("c", "(c) naive", naive.entity_id, client=naive.client),
+        Strategy("c", "(c) naive", naive.entity_id, client=naive.client, options=naive_options),
         Strategy("d", "(d) limit", probe.entity_id, probe=probe),
     ]
-    extra = await _sweep_strategies(hass, shipped) if sweep else []
-    return main, extra
+    return shipped, main
+
+
+async def setup_tier_entry(hass: HomeAssistant, url: str) -> Strategy:
+    """(a) on an account whose plan allows 20 parallel sessions (Fish's 15/50 tiers)."""
+    entry = await bench_ha.create_entry(
+        hass, url, api_key("a-20"), VOICE_ID, options={CONF_MAX_SESSIONS: S3_TIER_SESSIONS}
+    )
+    return _shipped(hass, "a-20", f"(a) {S3_TIER_SESSIONS} sessions", entry)
 
 
 def _shipped(hass: HomeAssistant, key: str, label: str, entry: Any) -> Strategy:
@@ -359,7 +375,7 @@ async def _peak(job: Callable[[], Awaitable[int]]) -> dict[str, float]:
 
 async def run_all(settings: Settings) -> tuple[dict[str, Any], report.Results]:
     """Boot everything, run the phases, stop everything."""
-    keys = ["a", "a-warm", "b", "c", "d", *(case.key for case in SWEEP)]
+    keys = ["a", "a-warm", "a-20", "b", "c", "d", *(case.key for case in SWEEP)]
     api_keys = {api_key(key): f"user-{api_key(key)}" for key in keys}
     emulator = await Emulator.start(settings.latency(), api_keys)
     results = report.Results()
@@ -367,16 +383,15 @@ async def run_all(settings: Settings) -> tuple[dict[str, Any], report.Results]:
         _log_to(results.log)
         hass = await ha_boot.async_boot(Path(config_dir), ("tts",))
         try:
-            strategies, sweep = await setup_strategies(
-                hass, emulator.url, sweep=settings.sweep_runs > 0
-            )
-            await run_phases(hass, settings, emulator, strategies, sweep, results)
+            shipped, strategies = await setup_strategies(hass, emulator.url)
+            await run_phases(hass, settings, emulator, shipped, strategies, results)
         finally:
             stopping = time.monotonic()
             await ha_boot.async_shutdown(hass)
             await emulator.stop()
             results.phases["shutdown"] = round(time.monotonic() - stopping, 1)
     labels = {s.key: {"label": s.label, "entity_id": s.entity_id} for s in strategies}
+    labels["a-20"] = {"label": f"(a) {S3_TIER_SESSIONS} sessions", "entity_id": ""}
     return labels, results
 
 
@@ -384,8 +399,8 @@ async def run_phases(
     hass: HomeAssistant,
     settings: Settings,
     emulator: Emulator,
+    shipped: Any,
     strategies: list[Strategy],
-    sweep: list[Strategy],
     results: report.Results,
 ) -> None:
     """Every phase in turn; the emulator's session records are read after each."""
@@ -403,31 +418,45 @@ async def run_phases(
     segments["S2"] = await _segments(emulator)
     clock.phase(f"S3: {settings.s3_requests} one-shot requests at once", 1)
     synthesizing = [s for s in strategies if s.probe is None]
+    tier = await setup_tier_entry(hass, emulator.url)
     cpu_before = time.process_time()
-    samples["S3"], after_slot = await s3_burst(hass, synthesizing, settings, serial)
+    samples["S3"], after_slot = await s3_burst(hass, [*synthesizing, tier], settings, serial)
     s3_cpu = time.process_time() - cpu_before
     segments["S3"] = await _segments(emulator)
     clock.phase("CPU per second of audio (serial, compressed time)", settings.cost_runs)
     cost = await phase_cost(hass, synthesizing, settings, emulator, serial)
     clock.phase("memory of a long stream", 2)
     results.memory = await phase_memory(hass, strategies[0], settings, emulator)
-    if sweep:
+    if settings.sweep_runs:
         clock.phase("text-policy sweep (S2)", settings.sweep_runs)
-        sweep_samples = await phase_s2(hass, sweep, settings, settings.sweep_runs)
-        cases = {case.key: case.describe() for case in SWEEP}
-        results.sweep = report.sweep_report(cases, sweep_samples, await _segments(emulator))
+        results.sweep = await phase_sweep(hass, shipped, settings, emulator)
     clock.done()
     results.phases = clock.phases
-    keys = [strategy.key for strategy in strategies]
+    keys = [strategy.key for strategy in strategies] + [tier.key]
     results.scenarios = report.scenario_report(keys, samples, after_slot, cost, segments)
     s3_audio = sum(sample.audio_s for by_key in samples["S3"].values() for sample in by_key)
     results.scenarios["S3"]["cpu_ms_per_audio_s_all"] = round(s3_cpu * 1000 / s3_audio, 2)
 
 
+async def phase_sweep(
+    hass: HomeAssistant, shipped: Any, settings: Settings, emulator: Emulator
+) -> dict[str, Any]:
+    """S2 with text-policy alternatives, side by side.
+
+    Their entities are only added now: their warm sockets would otherwise add
+    background allocations to the memory phase.
+    """
+    strategies = await _sweep_strategies(hass, shipped)
+    await asyncio.sleep(settings.pause_s)  # warm sockets open
+    samples = await phase_s2(hass, strategies, settings, settings.sweep_runs)
+    cases = {case.key: case.describe() for case in SWEEP}
+    return report.sweep_report(cases, samples, await _segments(emulator))
+
+
 async def _segments(emulator: Emulator) -> dict[str, dict[str, float]]:
     """The emulator's view of the sessions closed since last asked, per strategy key."""
     by_api_key = report.segments_by_key(await emulator.sessions())
-    keys = ["a", "a-warm", "b", "c", "d", *(case.key for case in SWEEP)]
+    keys = ["a", "a-warm", "a-20", "b", "c", "d", *(case.key for case in SWEEP)]
     return {key: by_api_key[api_key(key)] for key in keys if api_key(key) in by_api_key}
 
 

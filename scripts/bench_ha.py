@@ -47,14 +47,21 @@ NEVER_FLUSH = FlushPolicy(first_min_chars=10**9, first_max_chars=10**9, later_mi
 SILENT_MP3 = (b"\xff\xfb\x90\xc4" + bytes(413)) * 2
 
 # A sentence is known to be complete once its end mark is followed by white
-# space (a bare "." may still become "3.5"), the same rule text_policy uses.
+# space (a bare "." may still become "3.5"), as in text_policy; unlike the
+# policy, ";" and ":" do not count: they end clauses, not sentences.
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)|[。！？]")  # noqa: RUF001 - CJK full stops
 
 
 async def create_entry(
-    hass: HomeAssistant, url: str, api_key: str, voice_id: str, *, keep_warm: bool = False
+    hass: HomeAssistant,
+    url: str,
+    api_key: str,
+    voice_id: str,
+    *,
+    keep_warm: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> config_entries.ConfigEntry[Any]:
-    """Add an account through the config flow (as a user would); optionally keep warm."""
+    """Add an account through the config flow (as a user would), then set its options."""
     flow = hass.config_entries.flow
     result = await flow.async_init(DOMAIN, context={"source": config_entries.SOURCE_USER})
     result = await flow.async_configure(result["flow_id"], {CONF_API_KEY: api_key, CONF_URL: url})
@@ -64,8 +71,9 @@ async def create_entry(
     if result["type"] is not FlowResultType.CREATE_ENTRY:
         raise RuntimeError(f"config flow did not create an entry: {result}")
     entry = result["result"]
-    if keep_warm:
-        hass.config_entries.async_update_entry(entry, options={CONF_KEEP_WARM: True})
+    options = {**(options or {}), **({CONF_KEEP_WARM: True} if keep_warm else {})}
+    if options:
+        hass.config_entries.async_update_entry(entry, options=options)
         await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     return entry
@@ -107,6 +115,7 @@ class _Variant(FishAudioTTSEntity):
 
     async def async_will_remove_from_hass(self) -> None:
         """Close the client's warm socket, if any, with the entity."""
+        await super().async_will_remove_from_hass()
         await self.client.aclose()
 
 

@@ -237,10 +237,16 @@ def targets(results: Results, settings: Settings) -> list[Target]:
             f"(d) {d1} ms + handshake {handshake:g} ms + 50 ms",
         ),
         _at_most(
-            "S3 (a) p95 <= 1.5 x single-request p95",
+            "S3 (a) p95 <= 1.5 x single-request p95 [20-session plan]",
+            _p(rep, "S3", "a-20", "p95"),
+            _scaled(_p(rep, "S1", "a", "p95"), 1.5),
+            f"{settings.s3_requests} at once, max_sessions option 20",
+        ),
+        _at_most(
+            "S3 (a) p95 <= 1.5 x single-request p95 [5-session plan, info]",
             _p(rep, "S3", "a", "p95"),
             _scaled(_p(rep, "S1", "a", "p95"), 1.5),
-            f"{settings.s3_requests} at once, 5 parallel sessions per account",
+            f"{settings.s3_requests} at once, queued through Fish's smallest cap of 5",
         ),
     ]
     found.append(_memory_target(results.memory, settings))
@@ -275,7 +281,7 @@ def machine() -> dict[str, Any]:
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "load_average": [round(load, 2) for load in os.getloadavg()],
+        "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
         "home_assistant": ha_const.__version__,
     }
 

@@ -15,16 +15,24 @@ import sys
 from typing import Any
 import zlib
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("a", "a-warm", "b", "c", "d")
 
 
-@pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path, str]:
-    """One quick bench with tiny latencies: its JSON, chart path and console output."""
-    out = tmp_path_factory.mktemp("bench")
+def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
+    """One bench run (a few seconds of work), checked from several sides.
+
+    A single test on purpose: with pytest-xdist, a module fixture would run
+    the bench once per worker.
+    """
+    report, chart, output = _run_bench(tmp_path)
+    _check_scenarios(report)
+    _check_memory_sweep_targets(report, output)
+    _check_chart(chart.read_bytes())
+
+
+def _run_bench(out: Path) -> tuple[dict[str, Any], Path, str]:
+    """A quick bench with tiny latencies: its JSON, chart path and console output."""
     json_path, chart_path = out / "bench.json", out / "s2.png"
     command = [
         sys.executable,
@@ -52,10 +60,8 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def test_every_scenario_and_strategy_has_figures(
-    bench_run: tuple[dict[str, Any], Path, str],
-) -> None:
-    report, _, _ = bench_run
+def _check_scenarios(report: dict[str, Any]) -> None:
+    """Every scenario and strategy has figures, and streaming beats collecting."""
     for scenario in ("S1", "S2", "S3"):
         expected = STRATEGIES if scenario != "S3" else STRATEGIES[:-1]
         entries = report["scenarios"][scenario]
@@ -71,16 +77,12 @@ def test_every_scenario_and_strategy_has_figures(
             for key in expected[:-1]:
                 assert _number(entries[key]["cpu_ms_per_audio_s"]), (scenario, key)
     assert _number(report["scenarios"]["S3"]["cpu_ms_per_audio_s_all"])
-
-
-def test_streaming_beats_collecting(bench_run: tuple[dict[str, Any], Path, str]) -> None:
-    """Even with tiny latencies, (b) waits for the whole reply and (a) does not."""
-    s2 = bench_run[0]["scenarios"]["S2"]
+    # Even with tiny latencies, (b) waits for the whole reply and (a) does not.
+    s2 = report["scenarios"]["S2"]
     assert s2["b"]["ttfa_ms"]["p50"] > s2["a"]["ttfa_ms"]["p50"]
 
 
-def test_memory_sweep_targets_and_machine(bench_run: tuple[dict[str, Any], Path, str]) -> None:
-    report, _, output = bench_run
+def _check_memory_sweep_targets(report: dict[str, Any], output: str) -> None:
     for length in ("0.1_min", "0.3_min"):
         for path in ("entity", "through_ha"):
             assert _number(report["memory"][length][path]["peak_kib"])
@@ -94,8 +96,8 @@ def test_memory_sweep_targets_and_machine(bench_run: tuple[dict[str, Any], Path,
     assert "PASS" in output or "FAIL" in output
 
 
-def test_chart_is_a_valid_png(bench_run: tuple[dict[str, Any], Path, str]) -> None:
-    data = bench_run[1].read_bytes()
+def _check_chart(data: bytes) -> None:
+    """A decodable 8-bit RGB PNG of the expected size."""
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     width, height, depth, color = struct.unpack(">IIBB", data[16:26])
     assert (width, height, depth, color) == (900, 520, 8, 2)

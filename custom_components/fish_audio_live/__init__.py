@@ -7,8 +7,8 @@ from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .client import FishAudioClient
-from .const import CONF_CLONE_FILE, CONF_KEEP_WARM, CONF_URL, DOMAIN
+from .client import DEFAULT_MAX_SESSIONS, FishAudioClient
+from .const import CONF_CLONE_FILE, CONF_KEEP_WARM, CONF_MAX_SESSIONS, CONF_URL, DOMAIN
 from .errors import AuthenticationError, FishAudioError
 from .references import async_prune_clips
 from .runtime import FishAudioConfigEntry, FishAudioRuntime
@@ -24,6 +24,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) ->
         entry.data[CONF_API_KEY],
         entry.data.get(CONF_URL, DEFAULT_URL),
         keep_warm=entry.options.get(CONF_KEEP_WARM, False),
+        max_sessions=int(entry.options.get(CONF_MAX_SESSIONS, DEFAULT_MAX_SESSIONS)),
     )
     try:
         account = await client.rest.account()

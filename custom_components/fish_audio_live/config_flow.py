@@ -41,6 +41,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
+from .client import DEFAULT_MAX_SESSIONS
 from .clip_check import ClipError, read_clip, resolve_media_path
 from .const import (
     API_KEYS_URL,
@@ -53,6 +54,7 @@ from .const import (
     CONF_FORMAT,
     CONF_KEEP_WARM,
     CONF_LATENCY,
+    CONF_MAX_SESSIONS,
     CONF_MODEL,
     CONF_NORMALIZE,
     CONF_REFERENCE_ID,
@@ -649,14 +651,22 @@ class AccountOptionsFlow(OptionsFlowWithReload):
     """Account-wide options; the entry reloads when they change."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Offer to keep a live connection ready ahead of need."""
+        """Offer a warm connection and the account's parallel-session limit."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            return self.async_create_entry(
+                data={**user_input, CONF_MAX_SESSIONS: int(user_input[CONF_MAX_SESSIONS])}
+            )
+        options = self.config_entry.options
         schema = probatio.Schema(
             {
                 probatio.Required(
-                    CONF_KEEP_WARM, default=self.config_entry.options.get(CONF_KEEP_WARM, False)
-                ): BooleanSelector()
+                    CONF_KEEP_WARM, default=options.get(CONF_KEEP_WARM, False)
+                ): BooleanSelector(),
+                probatio.Required(
+                    CONF_MAX_SESSIONS, default=options.get(CONF_MAX_SESSIONS, DEFAULT_MAX_SESSIONS)
+                ): NumberSelector(
+                    NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)
+                ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema)

@@ -9,6 +9,7 @@ MANUFACTURER: Final = "Fish Audio"
 
 CONF_URL: Final = "url"
 CONF_KEEP_WARM: Final = "keep_warm"  # entry option: keep a live socket open ahead of need
+CONF_MAX_SESSIONS: Final = "max_sessions"  # entry option: the account's parallel-session tier
 SUBENTRY_TTS: Final = "tts"
 
 # Voice (subentry) settings; the keys double as tts option names.
