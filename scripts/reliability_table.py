@@ -17,6 +17,8 @@ import sys
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "RELIABILITY.md"
+README = ROOT / "README.md"
+START, END = "<!-- reliability-table -->", "<!-- /reliability-table -->"
 sys.path.insert(0, str(ROOT))
 
 from custom_components.fish_audio_live.client import RETRY_DELAYS  # noqa: E402
@@ -159,26 +161,40 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def readme_with(table: str) -> str:
+    """The README with `table` between its reliability-table markers."""
+    readme = README.read_text(encoding="utf-8")
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1) if END in rest else ("", rest)
+    body = table.split("\n", 1)[1] if table.startswith("<!--") else table
+    return f"{head}{START}\n{body.strip()}\n{END}{tail}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", action="store_true", help=f"write {OUTPUT.relative_to(ROOT)}")
-    group.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    group.add_argument("--write", action="store_true", help="write docs/RELIABILITY.md and README")
+    group.add_argument("--check", action="store_true", help="fail if either is out of date")
     args = parser.parse_args()
     text = markdown()
+    outputs = {OUTPUT: text, README: readme_with(text)}
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is out of date: run {Path(__file__).name} --write")
-            return 1
-        return 0
+        stale = [path for path, want in outputs.items() if _read(path) != want]
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is out of date: run {Path(__file__).name} --write")
+        return 1 if stale else 0
     if args.write:
         OUTPUT.parent.mkdir(exist_ok=True)
-        OUTPUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUTPUT.relative_to(ROOT)}")
+        for path, want in outputs.items():
+            path.write_text(want, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)}")
         return 0
     print(text, end="")
     return 0
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 if __name__ == "__main__":
