@@ -88,7 +88,8 @@ def _check_memory_sweep_targets(report: dict[str, Any], output: str) -> None:
             assert _number(report["memory"][length][path]["peak_kib"])
     assert len(report["sweep"]) >= 5
     assert all(_number(entry["ttfa_ms"]["p50"]) for entry in report["sweep"].values())
-    assert len(report["targets"]) == 8
+    assert len(report["targets"]) == 9
+    assert _number(report["scenarios"]["S3"]["a-20"]["ttfa_ms"]["p95"])
     assert all(target["pass"] in (True, False) for target in report["targets"])
     assert report["machine"]["home_assistant"]
     assert report["machine"]["cpu_count"]
