@@ -63,7 +63,7 @@ from homeassistant.components.tts.entity import TTSAudioRequest  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 
 from custom_components.fish_audio_live.const import CONF_MAX_SESSIONS  # noqa: E402
-from custom_components.fish_audio_live.text_policy import FlushPolicy  # noqa: E402
+from custom_components.fish_audio_live.fishaudio.text_policy import FlushPolicy  # noqa: E402
 
 VOICE_ID = "f51eeab3f59fb13a6ae9f0a61ba5e87e"  # first voice of the emulator's catalog
 S3_TIER_SESSIONS = 20  # a plan on Fish's 15- or 50-session tier, set in the entry options

@@ -26,7 +26,6 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_platform
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from custom_components.fish_audio_live.client import FishAudioClient
 from custom_components.fish_audio_live.const import (
     CONF_KEEP_WARM,
     CONF_MODEL,
@@ -34,8 +33,9 @@ from custom_components.fish_audio_live.const import (
     CONF_URL,
     DOMAIN,
 )
-from custom_components.fish_audio_live.settings import EXTENSIONS, SynthesisSettings
-from custom_components.fish_audio_live.text_policy import FlushPolicy
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.settings import EXTENSIONS, SynthesisSettings
+from custom_components.fish_audio_live.fishaudio.text_policy import FlushPolicy
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 
 # Policy of the naive strategy: never flush; only `stop` or the server's own

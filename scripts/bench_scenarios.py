@@ -20,7 +20,7 @@ import bench_ha
 from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 
-from custom_components.fish_audio_live.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 
 MP3 = {"preferred_format": "mp3"}

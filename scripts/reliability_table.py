@@ -21,8 +21,8 @@ README = ROOT / "README.md"
 START, END = "<!-- reliability-table -->", "<!-- /reliability-table -->"
 sys.path.insert(0, str(ROOT))
 
-from custom_components.fish_audio_live.client import RETRY_DELAYS  # noqa: E402
-from custom_components.fish_audio_live.live import Timeouts  # noqa: E402
+from custom_components.fish_audio_live.fishaudio.client import RETRY_DELAYS  # noqa: E402
+from custom_components.fish_audio_live.fishaudio.live import Timeouts  # noqa: E402
 from tests.bounds import TEST_TIMEOUTS  # noqa: E402
 from tests.test_faults import (  # noqa: E402
     BAD_INPUT_CASES,

@@ -50,7 +50,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
 from custom_components.fish_audio_live.const import CONF_MODEL, CONF_REFERENCE_ID, CONF_URL, DOMAIN
-from custom_components.fish_audio_live.urls import DEFAULT_URL
+from custom_components.fish_audio_live.fishaudio.urls import DEFAULT_URL
 
 ENV_API_KEY = "FISH_AUDIO_API_KEY"
 EMULATOR_KEY = "demo"

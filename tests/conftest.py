@@ -105,7 +105,9 @@ async def setup_integration(hass: HomeAssistant, config_entry: MockConfigEntry) 
 @pytest.fixture
 def fast_retries() -> Iterator[None]:
     """Short 429 backoff; the client reads RETRY_DELAYS when the entry sets it up."""
-    with patch("custom_components.fish_audio_live.client.RETRY_DELAYS", TEST_RETRY_DELAYS):
+    with patch(
+        "custom_components.fish_audio_live.fishaudio.client.RETRY_DELAYS", TEST_RETRY_DELAYS
+    ):
         yield
 
 

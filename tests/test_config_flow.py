@@ -28,17 +28,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.fish_audio_live.clip_check import (
-    ClipError,
-    check_clip,
-    clip_kind,
-    read_clip,
-    resolve_media_path,
-    wav_duration,
-)
 from custom_components.fish_audio_live.const import (
     API_KEYS_URL,
-    CLONE_MAX_BYTES,
     CONF_CHUNK_LENGTH,
     CONF_CLONE_FILE,
     CONF_CLONE_TEXT,
@@ -57,8 +48,17 @@ from custom_components.fish_audio_live.const import (
     DOMAIN,
     SUBENTRY_TTS,
 )
+from custom_components.fish_audio_live.fishaudio.clip_check import (
+    CLONE_MAX_BYTES,
+    ClipError,
+    check_clip,
+    clip_kind,
+    read_clip,
+    resolve_media_path,
+    wav_duration,
+)
+from custom_components.fish_audio_live.fishaudio.rest import RestApi
 from custom_components.fish_audio_live.references import clip_path
-from custom_components.fish_audio_live.rest import RestApi
 from tests.conftest import API_KEY, USER_ID, VOICE_TITLE
 from tests.emulator import FishEmulator, Voice
 

@@ -29,9 +29,9 @@ from custom_components.fish_audio_live.const import (
     DOMAIN,
     SUBENTRY_TTS,
 )
+from custom_components.fish_audio_live.fishaudio.warm import WarmSocket
 from custom_components.fish_audio_live.references import clip_path
 from custom_components.fish_audio_live.runtime import VOICE_RETRY_AFTER
-from custom_components.fish_audio_live.warm import WarmSocket
 from tests.conftest import USER_ID
 from tests.emulator import FishEmulator, SessionRecord, Voice
 

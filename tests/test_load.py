@@ -21,8 +21,8 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.fish_audio_live.client import DEFAULT_MAX_SESSIONS
 from custom_components.fish_audio_live.const import DOMAIN
+from custom_components.fish_audio_live.fishaudio.client import DEFAULT_MAX_SESSIONS
 from tests.bounds import TEST_RETRY_DELAYS, TEST_TIMEOUTS
 from tests.emulator import Fault, FishEmulator, LatencyModel, SessionRecord
 from tests.test_faults import (

@@ -31,7 +31,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fish_audio_live.const import CONF_URL, DOMAIN
 from custom_components.fish_audio_live.diagnostics import async_get_config_entry_diagnostics
-from custom_components.fish_audio_live.urls import UnsafeUrlError, normalize_url
+from custom_components.fish_audio_live.fishaudio.urls import UnsafeUrlError, normalize_url
 from tests.bounds import TEST_RETRY_DELAYS, TEST_TIMEOUTS
 from tests.conftest import API_KEY
 from tests.emulator import Fault, FishEmulator
@@ -79,7 +79,7 @@ def http_calls() -> Iterator[HttpCalls]:
 
     with (
         patch.object(aiohttp.ClientSession, "_request", spy),
-        patch("custom_components.fish_audio_live.client.RETRY_DELAYS", TEST_RETRY_DELAYS),
+        patch("custom_components.fish_audio_live.fishaudio.client.RETRY_DELAYS", TEST_RETRY_DELAYS),
     ):
         yield seen
 

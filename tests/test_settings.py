@@ -8,19 +8,19 @@ import wave
 import msgpack
 import pytest
 
-from custom_components.fish_audio_live import errors, protocol
-from custom_components.fish_audio_live.settings import (
+from custom_components.fish_audio_live.fishaudio import errors, protocol
+from custom_components.fish_audio_live.fishaudio.settings import (
     ReferenceClip,
     SynthesisSettings,
     voice_id_from_input,
 )
-from custom_components.fish_audio_live.urls import (
+from custom_components.fish_audio_live.fishaudio.urls import (
     UnsafeUrlError,
     is_local_host,
     live_url,
     normalize_url,
 )
-from custom_components.fish_audio_live.wav import STREAMING_SIZE, wav_file, wav_header
+from custom_components.fish_audio_live.fishaudio.wav import STREAMING_SIZE, wav_file, wav_header
 
 VOICE = "0123456789abcdef0123456789abcdef"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.fish_audio_live.text_policy import FLUSH, FlushPolicy, TextPlanner
+from custom_components.fish_audio_live.fishaudio.text_policy import FLUSH, FlushPolicy, TextPlanner
 
 
 def plan(pieces: list[str], policy: FlushPolicy | None = None) -> list[str | None]:

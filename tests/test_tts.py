@@ -39,8 +39,8 @@ from custom_components.fish_audio_live.const import (
     SUBENTRY_TTS,
     VOICE_REFRESH_INTERVAL,
 )
-from custom_components.fish_audio_live.errors import InvalidSettingError
-from custom_components.fish_audio_live.live import Timeouts
+from custom_components.fish_audio_live.fishaudio.errors import InvalidSettingError
+from custom_components.fish_audio_live.fishaudio.live import Timeouts
 from custom_components.fish_audio_live.references import clip_path
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 from tests.conftest import API_KEY, USER_ID, VOICE_TITLE
@@ -55,7 +55,7 @@ _counter = itertools.count()
 @pytest.fixture(autouse=True)
 def fast_retries() -> Iterator[None]:
     """No real back-off between 429 retries (the client reads this at construction)."""
-    with patch("custom_components.fish_audio_live.client.RETRY_DELAYS", (0.0, 0.0, 0.0)):
+    with patch("custom_components.fish_audio_live.fishaudio.client.RETRY_DELAYS", (0.0, 0.0, 0.0)):
         yield
 
 

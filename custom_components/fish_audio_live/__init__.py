@@ -7,12 +7,12 @@ from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .client import DEFAULT_MAX_SESSIONS, FishAudioClient
 from .const import CONF_CLONE_FILE, CONF_KEEP_WARM, CONF_MAX_SESSIONS, CONF_URL, DOMAIN
-from .errors import AuthenticationError, FishAudioError
+from .fishaudio.client import DEFAULT_MAX_SESSIONS, FishAudioClient
+from .fishaudio.errors import AuthenticationError, FishAudioError
+from .fishaudio.urls import DEFAULT_URL
 from .references import async_prune_clips
 from .runtime import FishAudioConfigEntry, FishAudioRuntime
-from .urls import DEFAULT_URL
 
 PLATFORMS: list[Platform] = [Platform.TTS]
 

@@ -41,13 +41,8 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .client import DEFAULT_MAX_SESSIONS
-from .clip_check import ClipError, read_clip, resolve_media_path
 from .const import (
     API_KEYS_URL,
-    CLONE_MAX_BYTES,
-    CLONE_MAX_SECONDS,
-    CLONE_MIN_SECONDS,
     CONF_CHUNK_LENGTH,
     CONF_CLONE_FILE,
     CONF_CLONE_TEXT,
@@ -69,16 +64,24 @@ from .const import (
     DOMAIN,
     SUBENTRY_TTS,
 )
-from .errors import (
+from .fishaudio.client import DEFAULT_MAX_SESSIONS
+from .fishaudio.clip_check import (
+    CLONE_MAX_BYTES,
+    CLONE_MAX_SECONDS,
+    CLONE_MIN_SECONDS,
+    ClipError,
+    read_clip,
+    resolve_media_path,
+)
+from .fishaudio.errors import (
     AuthenticationError,
     FishAudioError,
     InvalidRequestError,
     InvalidResponseError,
     InvalidSettingError,
 )
-from .references import async_remove_clip, async_store_clip
-from .rest import Account, RestApi, Voice, VoicePage
-from .settings import (
+from .fishaudio.rest import Account, RestApi, Voice, VoicePage
+from .fishaudio.settings import (
     DEFAULT_MODEL,
     LATENCIES,
     MODELS,
@@ -87,7 +90,8 @@ from .settings import (
     is_voice_id,
     voice_id_from_input,
 )
-from .urls import DEFAULT_URL, UnsafeUrlError, normalize_url
+from .fishaudio.urls import DEFAULT_URL, UnsafeUrlError, normalize_url
+from .references import async_remove_clip, async_store_clip
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -42,10 +42,6 @@ DEFAULTS: Final[dict[str, object]] = {
     CONF_MP3_BITRATE: 128,
 }
 
-# Instant-clone clips: Fish recommends 10 to 30 s; refuse what cannot work.
-CLONE_MAX_BYTES: Final = 10 * 1024 * 1024
-CLONE_MIN_SECONDS: Final = 3.0
-CLONE_MAX_SECONDS: Final = 90.0
 CLONE_STORAGE_DIR: Final = "fish_audio_live"
 
 # The account's voices are refreshed at most this often (seconds).

@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import STORAGE_DIR
 
 from .const import CLONE_STORAGE_DIR, CONF_CLONE_FILE, CONF_CLONE_TEXT
-from .settings import ReferenceClip
+from .fishaudio.settings import ReferenceClip
 
 
 def clip_path(hass: HomeAssistant, name: str) -> Path:

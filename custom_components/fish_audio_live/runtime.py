@@ -11,22 +11,22 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 
-from .client import FishAudioClient
 from .const import (
     BILLING_URL,
     DOMAIN,
     ISSUE_NO_CREDIT,
     VOICE_REFRESH_INTERVAL,
 )
-from .errors import (
+from .fishaudio.client import FishAudioClient
+from .fishaudio.errors import (
     AuthenticationError,
     FishAudioError,
     InsufficientCreditError,
     InvalidSettingError,
     RateLimitError,
 )
-from .rest import Account, Voice
-from .settings import FREE_MODEL
+from .fishaudio.rest import Account, Voice
+from .fishaudio.settings import FREE_MODEL
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from .const import (
     SUBENTRY_TTS,
     SUPPORTED_LANGUAGES,
 )
-from .errors import (
+from .fishaudio.errors import (
     EmptyTextError,
     FishAudioError,
     InvalidRequestError,
@@ -52,9 +52,15 @@ from .errors import (
     SynthesisError,
     VoiceNotFoundError,
 )
+from .fishaudio.settings import (
+    DEFAULT_MODEL,
+    EXTENSIONS,
+    SAMPLE_RATES,
+    SynthesisSettings,
+    voice_id_from_input,
+)
 from .references import async_load_references
 from .runtime import FishAudioConfigEntry, clear_credit_issue, user_error
-from .settings import DEFAULT_MODEL, EXTENSIONS, SynthesisSettings, voice_id_from_input
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -292,8 +298,6 @@ def _coerce(option: str, value: Any, kind: type) -> Any:
 
 def _with_rate(settings: SynthesisSettings, rate: Any) -> SynthesisSettings:
     """Use a sample rate the caller prefers when the format offers it."""
-    from .settings import SAMPLE_RATES  # noqa: PLC0415 - local to keep the import list short
-
     try:
         wanted = int(rate)
     except (TypeError, ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from custom_components.fish_audio_live.client import FishAudioClient
-from custom_components.fish_audio_live.live import Timeouts
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.live import Timeouts
 
 GOOD = Timeouts(connect=2, first_audio=2, audio_gap=2, close=1)
 FAST = Timeouts(connect=1, first_audio=0.3, audio_gap=0.3, close=0.5)

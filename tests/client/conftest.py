@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.fish_audio_live.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
 from tests.client.common import GOOD, ClientFactory
 from tests.conftest import API_KEY
 from tests.emulator import FishEmulator

@@ -22,9 +22,9 @@ from aiohttp import web
 import msgpack
 import pytest
 
-from custom_components.fish_audio_live import protocol
-from custom_components.fish_audio_live.client import FishAudioClient
-from custom_components.fish_audio_live.errors import (
+from custom_components.fish_audio_live.fishaudio import protocol
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.errors import (
     AudioGapTimeoutError,
     AuthenticationError,
     CannotConnectError,
@@ -38,15 +38,19 @@ from custom_components.fish_audio_live.errors import (
     SynthesisError,
     TextTimeoutError,
 )
-from custom_components.fish_audio_live.live import (
+from custom_components.fish_audio_live.fishaudio.live import (
     LiveSession,
     SessionStats,
     Timeouts,
     connect as live_connect,
 )
-from custom_components.fish_audio_live.settings import FREE_MODEL, ReferenceClip, SynthesisSettings
-from custom_components.fish_audio_live.text_policy import FLUSH, FlushPolicy, TextPlanner
-from custom_components.fish_audio_live.urls import live_url
+from custom_components.fish_audio_live.fishaudio.settings import (
+    FREE_MODEL,
+    ReferenceClip,
+    SynthesisSettings,
+)
+from custom_components.fish_audio_live.fishaudio.text_policy import FLUSH, FlushPolicy, TextPlanner
+from custom_components.fish_audio_live.fishaudio.urls import live_url
 from tests.client.common import BOUND, FAST, GOOD, ClientFactory, collect, pieces
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator, LatencyModel

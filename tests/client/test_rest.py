@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from custom_components.fish_audio_live import rest as rest_module
-from custom_components.fish_audio_live.client import FishAudioClient
-from custom_components.fish_audio_live.errors import (
+from custom_components.fish_audio_live.fishaudio import rest as rest_module
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.errors import (
     AuthenticationError,
     CannotConnectError,
     FishAudioError,
@@ -24,7 +24,7 @@ from custom_components.fish_audio_live.errors import (
     ServerError,
     VoiceNotFoundError,
 )
-from custom_components.fish_audio_live.rest import Account, RestApi, Voice
+from custom_components.fish_audio_live.fishaudio.rest import Account, RestApi, Voice
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import FishEmulator, Voice as EmulatorVoice
 

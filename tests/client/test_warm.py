@@ -9,11 +9,11 @@ import functools
 import aiohttp
 import pytest
 
-from custom_components.fish_audio_live import warm as warm_module
-from custom_components.fish_audio_live.client import FishAudioClient
-from custom_components.fish_audio_live.live import Timeouts
-from custom_components.fish_audio_live.settings import DEFAULT_MODEL, SynthesisSettings
-from custom_components.fish_audio_live.warm import WarmSocket
+from custom_components.fish_audio_live.fishaudio import warm as warm_module
+from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.live import Timeouts
+from custom_components.fish_audio_live.fishaudio.settings import DEFAULT_MODEL, SynthesisSettings
+from custom_components.fish_audio_live.fishaudio.warm import WarmSocket
 from tests.client.common import BOUND, ClientFactory, collect, pieces
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator

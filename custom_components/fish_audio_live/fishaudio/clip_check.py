@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 import struct
+from typing import Final
 
-from .const import CLONE_MAX_BYTES, CLONE_MAX_SECONDS, CLONE_MIN_SECONDS
+# Instant-clone clips: Fish recommends 10 to 30 s; refuse what cannot work.
+CLONE_MAX_BYTES: Final = 10 * 1024 * 1024
+CLONE_MIN_SECONDS: Final = 3.0
+CLONE_MAX_SECONDS: Final = 90.0
 
 
 class ClipError(Exception):
