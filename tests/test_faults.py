@@ -561,7 +561,7 @@ OPTION_CASES: Final = (
         "format flac",
         VIA_SPEAK,
         "invalid_option",
-        placeholders=(("option", "format"), ("allowed", "mp3/wav/opus/pcm")),
+        placeholders=(("option", "format"), ("allowed", "mp3/wav/opus")),
         value={"format": "flac"},
     ),
     BadInputCase(

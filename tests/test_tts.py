@@ -385,6 +385,8 @@ INVALID_OPTIONS: list[tuple[dict[str, Any], str]] = [
     ({"speed": 5}, "speed"),
     ({"volume": 99}, "volume"),
     ({"format": "flac"}, "format"),
+    ({"format": "pcm"}, "format"),
+    ({"format": "flac", "preferred_format": "mp3"}, "format"),
     ({"model": ""}, "model"),
     ({"sample_rate": 16000}, "sample_rate"),
     ({"voice": "not-an-id"}, "voice"),

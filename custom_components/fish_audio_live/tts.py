@@ -72,6 +72,8 @@ FIRST_WORDS_GRACE = 0.05
 
 # Formats Home Assistant may ask for that we can produce without ffmpeg.
 _NATIVE_FORMATS = {"mp3": "mp3", "wav": "wav", "ogg": "opus", "opus": "opus"}
+# Formats a voice or a call may name: raw PCM has no container HA could convert from.
+_ENTITY_FORMATS = ("mp3", "wav", "opus")
 
 _OPTION_FIELDS: dict[str, tuple[str, type]] = {
     CONF_MODEL: ("model", str),
@@ -235,6 +237,8 @@ class FishAudioTTSEntity(TextToSpeechEntity):
             for option, (name, kind) in _OPTION_FIELDS.items():
                 if options.get(option) is not None:
                     values[name] = _coerce(option, options[option], kind)
+            if values.get("format", "mp3") not in _ENTITY_FORMATS:
+                raise InvalidSettingError("format", values["format"], "/".join(_ENTITY_FORMATS))
             if (preferred := options.get(ATTR_PREFERRED_FORMAT)) in _NATIVE_FORMATS:
                 values["format"] = _NATIVE_FORMATS[preferred]
             values.update(self._voice(options))
