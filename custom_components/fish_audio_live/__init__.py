@@ -7,7 +7,14 @@ from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .const import CONF_CLONE_FILE, CONF_KEEP_WARM, CONF_MAX_SESSIONS, CONF_URL, DOMAIN
+from .const import (
+    CONF_CLONE_FILE,
+    CONF_KEEP_WARM,
+    CONF_MAX_SESSIONS,
+    CONF_MODEL,
+    CONF_URL,
+    DOMAIN,
+)
 from .fishaudio.client import DEFAULT_MAX_SESSIONS, FishAudioClient
 from .fishaudio.errors import AuthenticationError, FishAudioError
 from .fishaudio.urls import DEFAULT_URL
@@ -43,7 +50,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) ->
     await runtime.async_refresh_voices(force=True)
     entry.runtime_data = runtime
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    client.start_warm()
+    client.start_warm(_first_model(entry))
 
     async def _on_stop(_: Event) -> None:
         # Streams end quietly and sockets close before HA's final shutdown stage.
@@ -55,8 +62,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) ->
 
 async def async_unload_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) -> bool:
     """Unload; running streams end quietly and their sockets close."""
-    await entry.runtime_data.client.aclose()
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    client = entry.runtime_data.client
+    client.cancel_all()  # running streams end now, not when their text does
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        return False
+    await client.aclose()
+    return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) -> None:
@@ -73,3 +84,11 @@ def _clips_in_use(hass: HomeAssistant, without: str | None = None) -> set[str]:
         for subentry in entry.subentries.values()
         if subentry.data.get(CONF_CLONE_FILE)
     }
+
+
+def _first_model(entry: FishAudioConfigEntry) -> str | None:
+    """The model of the account's first voice: the one to keep a socket warm for."""
+    for subentry in entry.subentries.values():
+        if model := subentry.data.get(CONF_MODEL):
+            return str(model)
+    return None

@@ -26,6 +26,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
     CONF_CHUNK_LENGTH,
+    CONF_CLONE_FILE,
     CONF_FORMAT,
     CONF_LATENCY,
     CONF_MODEL,
@@ -67,6 +68,10 @@ _LOGGER = logging.getLogger(__name__)
 # The client caps parallel live sessions per account; HA need not serialise.
 PARALLEL_UPDATES = 0
 
+# Identifies a clone's clip in the default options, and so in HA's cache key. Not in
+# the supported options: a call cannot set it.
+OPTION_CLONE = "clone"
+
 # How long to wait for the first words before opening the socket anyway (seconds).
 FIRST_WORDS_GRACE = 0.05
 
@@ -99,7 +104,14 @@ async def async_setup_entry(
     for subentry in entry.subentries.values():
         if subentry.subentry_type != SUBENTRY_TTS:
             continue
-        references = await async_load_references(hass, subentry)
+        try:
+            references = await async_load_references(hass, subentry)
+        except OSError:
+            # One lost clip must not take the account's other voices down with it.
+            _LOGGER.warning(
+                "The clip of voice %s is missing; that voice is skipped", subentry.title
+            )
+            continue
         async_add_entities(
             [FishAudioTTSEntity(entry, subentry, references)],
             config_subentry_id=subentry.subentry_id,
@@ -113,6 +125,7 @@ class FishAudioTTSEntity(TextToSpeechEntity):
     # with has_entity_name that name would be repeated after the device's: the
     # voice's title alone names the entity (tts.<title>) and its device.
     _attr_has_entity_name = False
+    _attr_translation_key = "voice"  # for the icon in icons.json
     _attr_supported_languages = SUPPORTED_LANGUAGES
     _attr_supported_options = [
         ATTR_VOICE,
@@ -139,6 +152,9 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         defaults.update({key: data[key] for key in _OPTION_FIELDS if data.get(key) is not None})
         if data.get(CONF_REFERENCE_ID):
             defaults[ATTR_VOICE] = data[CONF_REFERENCE_ID]
+        if data.get(CONF_CLONE_FILE):
+            # Part of HA's cache key: a new clip must not replay audio of the old one.
+            defaults[OPTION_CLONE] = data[CONF_CLONE_FILE]
         self._attr_default_options = defaults
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, subentry.subentry_id)},

@@ -72,23 +72,23 @@ async def test_stream_reuses_the_warm_socket_then_refills(
     assert emulator.violations == []
 
 
-async def test_a_different_model_does_not_use_it(
+async def test_a_different_model_moves_the_warm_socket_to_it(
     emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
+    """A request for another model does not use the socket; warming follows it."""
     client = make_client()
     assert client.warm is not None
     client.start_warm()
     assert await ready(client.warm)
     audio = await collect(client.stream(SynthesisSettings(model="s1"), pieces(MESSAGE)))
-    assert emulator.handshakes == 2
     assert client.warm.used == 0
-    assert client.warm.ready
-    assert client.warm.model == DEFAULT_MODEL  # still warm for the default model
-    own = emulator.sessions[-1]
+    own = next(record for record in emulator.sessions if record.request is not None)
     assert own.headers["model"] == "s1"
     assert audio == own.audio_sent
+    assert await ready(client.warm, count=2)
+    assert client.warm.model == "s1"  # warm now for the model in use
     assert emulator.sessions[0].request is None
-    assert not emulator.sessions[0].closed
+    assert emulator.sessions[0].headers["model"] == DEFAULT_MODEL
     await client.aclose()
     await emulator.wait_all_closed()
     assert emulator.violations == []
@@ -144,8 +144,9 @@ async def test_max_age_replaces_the_socket(
 
 
 async def test_server_closed_socket_is_replaced(
-    emulator: FishEmulator, make_client: ClientFactory
+    emulator: FishEmulator, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(warm_module, "MIN_LIFETIME", 0.0)  # no back-off: it lived long enough
     client = make_client()
     assert client.warm is not None
     client.start_warm()
@@ -305,3 +306,27 @@ async def test_warm_session_ends_with_a_clean_close_handshake(
     await emulator.wait_all_closed()
     assert warm_record.close_code == 1000
     assert emulator.violations == []
+
+
+async def test_a_socket_the_server_drops_at_once_backs_off(
+    emulator: FishEmulator, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that closes idle sockets straight away is not hammered with handshakes."""
+    pause = asyncio.Event()
+
+    async def sleep(_: float) -> None:
+        pause.set()  # the keeper reached its back-off instead of reconnecting
+        await asyncio.Event().wait()
+
+    client = make_client()
+    assert client.warm is not None
+    monkeypatch.setattr(client.warm, "_pause", sleep)
+    client.start_warm()
+    assert await ready(client.warm)
+    for session in list(emulator.live):
+        await session.shutdown()
+    async with asyncio.timeout(BOUND):
+        await pause.wait()
+    assert emulator.handshakes == 1
+    await client.aclose()
+    await emulator.wait_all_closed()

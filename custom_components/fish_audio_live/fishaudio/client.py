@@ -61,10 +61,10 @@ class FishAudioClient:
         if keep_warm:
             self.warm = WarmSocket(self._connect, self._slots, DEFAULT_MODEL)
 
-    def start_warm(self) -> None:
-        """Open the first warm socket (keep_warm only)."""
+    def start_warm(self, model: str | None = None) -> None:
+        """Open the first warm socket (keep_warm only), for the model voices use."""
         if self.warm is not None:
-            self.warm.refill()
+            self.warm.refill(model)
 
     async def aclose(self) -> None:
         """End open sessions quietly and stop the warm socket."""
@@ -108,6 +108,8 @@ class FishAudioClient:
         self._active.add(session)
         try:
             if self._closed:
+                if warm is not None:
+                    await session.open(warm.ws, warm.pending)  # adopted, so aclose closes it
                 raise CannotConnectError("client closed: the integration is unloading or stopping")
             await self._open(session, warm)
             # Closed here, not by the garbage collector, when the caller stops early.
@@ -118,13 +120,16 @@ class FishAudioClient:
             session.stats.error = err.kind
             raise
         finally:
-            await session.aclose()
-            self._active.discard(session)
-            self._slots.release()
-            session.stats.ended = session.stats.ended or time.monotonic()
-            self.recent.append(session.stats)
-            if self.warm is not None:
-                self.warm.refill(settings.model)
+            try:
+                await session.aclose()
+            finally:
+                # Even if cleanup itself is cancelled, the slot must come back.
+                self._active.discard(session)
+                self._slots.release()
+                session.stats.ended = session.stats.ended or time.monotonic()
+                self.recent.append(session.stats)
+                if self.warm is not None:
+                    self.warm.refill(settings.model)
 
     async def synthesize(self, settings: SynthesisSettings, text: str) -> bytes:
         """Synthesize a whole message into one complete file."""
@@ -147,7 +152,8 @@ class FishAudioClient:
         if self.warm is None:
             return None
         warm = await self.warm.take(model)
-        if warm is None and self._slots.locked():
+        if warm is None and (self._slots.locked() or self.warm.model != model):
+            # Free the slot for this request, and warm up for the model now in use.
             await self.warm.release()
         return warm
 

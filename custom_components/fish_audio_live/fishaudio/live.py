@@ -23,6 +23,7 @@ from .errors import (
     ConnectTimeoutError,
     FirstAudioTimeoutError,
     FishAudioError,
+    InvalidResponseError,
     SynthesisError,
     TextTimeoutError,
     error_for_status,
@@ -36,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 LIVE_PATH = "/v1/tts/live"
 # Frames can be large (a whole clip in one event); aiohttp's default is 4 MiB.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+# Slowest uplink we plan for when sending a large `start` (bytes per second).
+MIN_UPLOAD_RATE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,15 +193,18 @@ class LiveSession:
     ) -> None:
         """Open the socket (or adopt a pre-opened one and its pending receive), send `start`."""
         self._pending = pending
+        start = protocol.start_event(
+            self.settings.start_request(), debug=_LOGGER.isEnabledFor(logging.DEBUG)
+        )
         try:
             async with asyncio.timeout(self._timeouts.connect):
                 self._ws = ws or await connect(
                     self._http, self._url, self._api_key, self.settings.model
                 )
-                debug = _LOGGER.isEnabledFor(logging.DEBUG)
-                await self._ws.send_bytes(
-                    protocol.start_event(self.settings.start_request(), debug=debug)
-                )
+            # An inline clone clip makes `start` megabytes long: its upload gets its
+            # own bound, scaled to its size, not the handshake's.
+            async with asyncio.timeout(self._timeouts.connect + len(start) / MIN_UPLOAD_RATE):
+                await self._ws.send_bytes(start)
         except TimeoutError as err:
             raise ConnectTimeoutError("timed out opening the live socket") from err
         except (aiohttp.ClientError, OSError) as err:
@@ -365,7 +371,13 @@ async def connect(
     except aiohttp.WSServerHandshakeError as err:
         # Raised outside this block: aiohttp's error keeps the request's headers,
         # the API key among them, and must not ride along as cause or context.
-        refused = error_for_status(err.status, err.message, _retry_after(err))
+        refused: FishAudioError
+        if err.status == 404:
+            # No voice is named at the handshake: a 404 means no live endpoint here
+            # (the open-source fish-speech server, for one, has none).
+            refused = InvalidResponseError("the server has no live endpoint (HTTP 404)", status=404)
+        else:
+            refused = error_for_status(err.status, err.message, _retry_after(err))
     except (aiohttp.ClientError, OSError) as err:
         raise CannotConnectError(f"cannot connect: {type(err).__name__}") from err
     raise refused

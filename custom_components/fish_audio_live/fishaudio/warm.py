@@ -39,6 +39,9 @@ class WarmConnection:
 
 DEFAULT_MAX_AGE = 45.0
 RETRY_AFTER_FAILURE = 30.0
+# A socket the server closes sooner than this was refused, not aged: back off.
+MIN_LIFETIME = 10.0
+CLOSE_TIMEOUT = 2.0
 
 
 class WarmSocket:
@@ -61,8 +64,10 @@ class WarmSocket:
         self._watch: asyncio.Future[aiohttp.WSMessage] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._refused: set[str] = set()
         self._handed_over = False
         self._changed = asyncio.Event()
+        self._pause = asyncio.sleep  # the back-off wait, replaceable in tests
         self.opened = 0
         self.used = 0
 
@@ -73,10 +78,15 @@ class WarmSocket:
 
     async def wait_ready(self, *, count: int = 1) -> bool:
         """Wait until the `count`-th socket opened is ready; False if warming stopped."""
-        while not self._stopped and (self._ready is None or self.opened < count):
+        while not self._halted and (self._ready is None or self.opened < count):
             self._changed.clear()
             await self._changed.wait()
-        return self._ready is not None and not self._stopped
+        return self._ready is not None and not self._halted
+
+    @property
+    def _halted(self) -> bool:
+        """Warming stopped for good, or for the current model (no credit for it)."""
+        return self._stopped or self.model in self._refused
 
     def refill(self, model: str | None = None) -> None:
         """Open a warm socket in the background if none is there and a slot is free."""
@@ -85,7 +95,7 @@ class WarmSocket:
             self.model = model
         if self._stopped or (self._task is not None and not self._task.done()):
             return
-        if self._slots.locked():
+        if self._slots.locked() or self.model in self._refused:
             return
         self._task = asyncio.create_task(self._keep(), name="fish_audio_live_warm_socket")
 
@@ -112,11 +122,16 @@ class WarmSocket:
         await self._stop_task()
 
     async def _stop_task(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            # Wait without absorbing a cancellation aimed at our caller.
+            await asyncio.wait({task})
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise asyncio.CancelledError
+        if self._task is task:
+            self._task = None
 
     async def _keep(self) -> None:
         """Hold a slot and an open socket until taken; replace it when it ages or drops."""
@@ -125,28 +140,37 @@ class WarmSocket:
             while True:  # ended by cancellation (take, release, aclose) or a refused key
                 ws = await self._open()
                 if ws is None:
-                    if self._stopped:
-                        break  # the key was refused: give the slot back now
-                    await asyncio.sleep(RETRY_AFTER_FAILURE)
+                    if self._halted:
+                        break  # key or model refused: give the slot back now
+                    await self._pause(RETRY_AFTER_FAILURE)
                     continue
                 self._ready = ws
                 self._changed.set()
-                await self._idle(ws)
+                opened_at = asyncio.get_running_loop().time()
+                dropped = await self._idle(ws)
+                if dropped and asyncio.get_running_loop().time() - opened_at < MIN_LIFETIME:
+                    await self._pause(RETRY_AFTER_FAILURE)
         finally:
-            if self._ready is not None:
-                # Cancelled by aclose(), not by take(): the socket is ours to close.
-                ws, self._ready = self._ready, None
-                await _close(ws, self._watch)
-                self._watch = None
             if not self._handed_over:
-                self._slots.release()
+                self._slots.release()  # first: the close below may itself be cancelled
+            if self._ready is not None:
+                # Cancelled by aclose() or release(), not by take(): ours to close.
+                ws, self._ready = self._ready, None
+                watch, self._watch = self._watch, None
+                await _close(ws, watch)
 
     async def _open(self) -> aiohttp.ClientWebSocketResponse | None:
         try:
             ws = await self._connect(self.model)
-        except (AuthenticationError, InsufficientCreditError) as err:
+        except AuthenticationError as err:
             _LOGGER.debug("Not keeping a socket warm: %s", err.kind)
             self._stopped = True
+            self._changed.set()
+            return None
+        except InsufficientCreditError:
+            # No credit for this model (a free account on a paid model): others may work.
+            _LOGGER.debug("Not keeping a socket warm for %s: no credit", self.model)
+            self._refused.add(self.model)
             self._changed.set()
             return None
         except FishAudioError as err:
@@ -155,20 +179,23 @@ class WarmSocket:
         self.opened += 1
         return ws
 
-    async def _idle(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Wait until the socket ages out or the server says anything (it should not)."""
+    async def _idle(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
+        """Wait until the socket ages out or the server speaks; True if the server did."""
         self._watch = asyncio.ensure_future(ws.receive())
-        await asyncio.wait({self._watch}, timeout=self._max_age)
+        done, _ = await asyncio.wait({self._watch}, timeout=self._max_age)
         self._ready = None
         watch, self._watch = self._watch, None
         await _close(ws, watch)
+        return bool(done)
 
 
 async def _close(
     ws: aiohttp.ClientWebSocketResponse, watch: asyncio.Future[aiohttp.WSMessage] | None
 ) -> None:
-    """Close an idle socket; the watching receive ends with it."""
-    await ws.close()
+    """Close an idle socket, bounded; the watching receive ends with it."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await ws.close()
     if watch is not None:
         watch.cancel()
         with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
