@@ -384,6 +384,7 @@ async def test_reconfigure_success(
     result = await entry.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure"
     assert suggested(result, CONF_URL) == emulator.url
+    assert suggested(result, CONF_API_KEY) is None  # the stored key never goes to the browser
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_API_KEY: NEW_KEY, CONF_URL: "http://example.com"}
@@ -402,6 +403,19 @@ async def test_reconfigure_success(
     await hass.async_block_till_done()
     assert entry.data == {CONF_API_KEY: NEW_KEY, CONF_URL: emulator.url}
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_with_a_blank_key_keeps_the_key(
+    hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry
+) -> None:
+    result = await setup_integration.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: emulator.url + "/"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert setup_integration.data == {CONF_API_KEY: API_KEY, CONF_URL: emulator.url}
 
 
 async def test_reconfigure_other_account(

@@ -774,3 +774,52 @@ async def test_default_language_unsupported(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     assert _entity(hass).default_language == "en"
+
+
+async def test_clone_clip_is_part_of_the_cache_key(
+    hass: HomeAssistant, clone_entry: MockConfigEntry
+) -> None:
+    """A new clip must not replay audio made with the old one from HA's cache."""
+    assert await async_setup_component(hass, "tts", {})
+    clone_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(clone_entry.entry_id)
+    await hass.async_block_till_done()
+    entity = hass.data["entity_components"]["tts"].get_entity("tts.my_clone")
+    assert entity.default_options["clone"] == "clone.wav"
+
+
+async def test_a_missing_clip_skips_only_that_voice(
+    hass: HomeAssistant,
+    clone_entry: MockConfigEntry,
+    voice_data: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One lost clip does not take the account's other voices down."""
+    clip_path(hass, "clone.wav").unlink()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Fish Audio",
+        unique_id=USER_ID,
+        data=dict(clone_entry.data),
+        subentries_data=[
+            *(
+                ConfigSubentryData(
+                    data=dict(sub.data),
+                    subentry_type=sub.subentry_type,
+                    title=sub.title,
+                    unique_id=None,
+                )
+                for sub in clone_entry.subentries.values()
+            ),
+            ConfigSubentryData(
+                data=voice_data, subentry_type=SUBENTRY_TTS, title="Test Voice", unique_id=None
+            ),
+        ],
+    )
+    assert await async_setup_component(hass, "tts", {})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("tts.my_clone") is None
+    assert hass.states.get("tts.test_voice") is not None
+    assert "clip of voice My Clone is missing" in caplog.text

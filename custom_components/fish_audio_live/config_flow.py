@@ -467,7 +467,10 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            api_key = _key(user_input)
+            # A blank key keeps the stored one: it is never sent back to the browser.
+            api_key = (
+                _key({CONF_API_KEY: user_input.get(CONF_API_KEY, "")}) or entry.data[CONF_API_KEY]
+            )
             try:
                 url, account = await _async_check_account(self.hass, user_input[CONF_URL], api_key)
             except _FormError as err:
@@ -480,7 +483,7 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
         schema = probatio.Schema(
             {
-                probatio.Required(CONF_API_KEY): TextSelector(
+                probatio.Optional(CONF_API_KEY): TextSelector(
                     TextSelectorConfig(type=TextSelectorType.PASSWORD)
                 ),
                 probatio.Required(CONF_URL): TextSelector(
@@ -488,10 +491,10 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                 ),
             }
         )
-        current = {CONF_API_KEY: entry.data[CONF_API_KEY], CONF_URL: entry.data.get(CONF_URL)}
+        current = {CONF_URL: (user_input or entry.data).get(CONF_URL)}
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or current),
+            data_schema=self.add_suggested_values_to_schema(schema, current),
             errors=errors,
             description_placeholders={"api_keys_url": API_KEYS_URL},
         )

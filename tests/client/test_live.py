@@ -32,6 +32,7 @@ from custom_components.fish_audio_live.fishaudio.errors import (
     FirstAudioTimeoutError,
     FishAudioError,
     InsufficientCreditError,
+    InvalidResponseError,
     InvalidSettingError,
     RateLimitError,
     ServerError,
@@ -437,6 +438,7 @@ async def test_empty_pieces_are_skipped(emulator: FishEmulator, client: FishAudi
         (402, InsufficientCreditError),
         (500, ServerError),
         (503, ServerError),
+        (404, InvalidResponseError),  # no live endpoint: not a missing voice
     ],
 )
 async def test_handshake_status_becomes_a_typed_error(
