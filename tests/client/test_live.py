@@ -1169,3 +1169,26 @@ async def test_text_that_goes_quiet_gives_the_session_back(
         await collect(client.stream(SynthesisSettings(), text()))
     await assert_clean(emulator)
     assert client.recent[-1].error == "text_timeout"
+
+
+async def test_waiting_for_a_session_slot_is_bounded(
+    emulator: FishEmulator, make_client: ClientFactory
+) -> None:
+    """A request that never gets one of the account's slots fails instead of hanging."""
+    client = make_client(
+        max_sessions=1, timeouts=Timeouts(connect=1, first_audio=1, audio_gap=1, slot_wait=0.1)
+    )
+    hold = asyncio.Event()
+
+    async def held() -> AsyncIterator[str]:
+        yield "The first request holds the only session. "
+        await hold.wait()
+
+    first = client.stream(SynthesisSettings(), held())
+    async with asyncio.timeout(BOUND):
+        assert await anext(first)  # the session is open and speaking
+    with pytest.raises(RateLimitError):
+        await collect(client.stream(SynthesisSettings(), pieces(MESSAGE)))
+    hold.set()
+    await collect(first)
+    await assert_clean(emulator)

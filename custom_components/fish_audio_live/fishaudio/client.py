@@ -160,7 +160,10 @@ class FishAudioClient:
     async def _acquire_slot(self) -> None:
         self.waiting += 1
         try:
-            await self._slots.acquire()
+            async with asyncio.timeout(self.timeouts.slot_wait):
+                await self._slots.acquire()
+        except TimeoutError as err:
+            raise RateLimitError("every parallel session stayed busy", status=None) from err
         finally:
             self.waiting -= 1
 

@@ -52,6 +52,8 @@ class Timeouts:
     # A text source that goes quiet this long (a caller that died without ending
     # its stream) gives the session and its slot back. Generous: LLM tool calls.
     text_idle: float = 120.0
+    # Longest wait for one of the account's parallel-session slots.
+    slot_wait: float = 60.0
 
 
 @dataclass(slots=True)
