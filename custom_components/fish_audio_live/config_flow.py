@@ -422,6 +422,17 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def _async_update_account(
+        self, entry: ConfigEntry, url: str, api_key: str
+    ) -> ConfigFlowResult:
+        """Check key and server (_FormError if bad); same account only; save and reload."""
+        checked_url, account = await _async_check_account(self.hass, url, api_key)
+        await self.async_set_unique_id(account.user_id)
+        self._abort_if_unique_id_mismatch(reason="wrong_account")
+        return self.async_update_reload_and_abort(
+            entry, data_updates={CONF_API_KEY: api_key, CONF_URL: checked_url}
+        )
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The key was rejected: ask for a new one."""
         return await self.async_step_reauth_confirm()
@@ -433,19 +444,11 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            api_key = _key(user_input)
+            url = entry.data.get(CONF_URL, DEFAULT_URL)
             try:
-                _, account = await _async_check_account(
-                    self.hass, entry.data.get(CONF_URL, DEFAULT_URL), api_key
-                )
+                return await self._async_update_account(entry, url, _key(user_input))
             except _FormError as err:
                 errors = err.errors
-            else:
-                await self.async_set_unique_id(account.user_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_KEY: api_key}
-                )
         schema = probatio.Schema(
             {
                 probatio.Required(CONF_API_KEY): TextSelector(
