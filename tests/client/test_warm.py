@@ -11,6 +11,7 @@ import pytest
 
 from custom_components.fish_audio_live.fishaudio import warm as warm_module
 from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
+from custom_components.fish_audio_live.fishaudio.errors import CannotConnectError
 from custom_components.fish_audio_live.fishaudio.live import Timeouts
 from custom_components.fish_audio_live.fishaudio.settings import DEFAULT_MODEL, SynthesisSettings
 from custom_components.fish_audio_live.fishaudio.warm import WarmSocket
@@ -28,6 +29,15 @@ async def ready(warm: WarmSocket | None, count: int = 1) -> bool:
         return await warm.wait_ready(count=count)
 
 
+async def started(make_client: ClientFactory) -> FishAudioClient:
+    """A keep-warm client whose first warm socket is open."""
+    client = make_client()
+    assert client.warm is not None
+    client.start_warm()
+    assert await ready(client.warm)
+    return client
+
+
 @pytest.fixture
 def make_client(make_client: ClientFactory) -> ClientFactory:
     """Clients that keep a socket warm."""
@@ -37,10 +47,7 @@ def make_client(make_client: ClientFactory) -> ClientFactory:
 async def test_stream_reuses_the_warm_socket_then_refills(
     emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
-    client = make_client()
-    assert client.warm is not None
-    client.start_warm()
-    assert await ready(client.warm)
+    client = await started(make_client)
     assert emulator.handshakes == 1
     warm_record = emulator.sessions[0]
     assert warm_record.request is None  # opened without start
@@ -76,10 +83,7 @@ async def test_a_different_model_moves_the_warm_socket_to_it(
     emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
     """A request for another model does not use the socket; warming follows it."""
-    client = make_client()
-    assert client.warm is not None
-    client.start_warm()
-    assert await ready(client.warm)
+    client = await started(make_client)
     audio = await collect(client.stream(SynthesisSettings(model="s1"), pieces(MESSAGE)))
     assert client.warm.used == 0
     own = next(record for record in emulator.sessions if record.request is not None)
@@ -97,10 +101,7 @@ async def test_a_different_model_moves_the_warm_socket_to_it(
 async def test_aclose_closes_the_idle_socket(
     emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
-    client = make_client()
-    assert client.warm is not None
-    client.start_warm()
-    assert await ready(client.warm)
+    client = await started(make_client)
     assert emulator.open_sessions == 1
     await client.aclose()
     await emulator.wait_all_closed()
@@ -147,10 +148,7 @@ async def test_server_closed_socket_is_replaced(
     emulator: FishEmulator, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(warm_module, "MIN_LIFETIME", 0.0)  # no back-off: it lived long enough
-    client = make_client()
-    assert client.warm is not None
-    client.start_warm()
-    assert await ready(client.warm)
+    client = await started(make_client)
     for session in list(emulator.live):
         await session.shutdown()  # the server drops the idle socket (1001)
     assert await ready(client.warm, count=2)
@@ -191,9 +189,7 @@ async def test_failed_open_is_retried(
 ) -> None:
     monkeypatch.setattr(warm_module, "RETRY_AFTER_FAILURE", 0)
     emulator.add_fault(Fault("handshake_status", status=503))
-    client = make_client()
-    client.start_warm()
-    assert await ready(client.warm)
+    client = await started(make_client)
     assert emulator.handshakes == 2
     assert client.warm is not None
     assert client.warm.opened == 1
@@ -294,9 +290,7 @@ async def test_warm_session_ends_with_a_clean_close_handshake(
     emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
     """The idle watcher's receive is handed over, so the socket closes normally (1000)."""
-    client = make_client()
-    client.start_warm()
-    assert await ready(client.warm)
+    client = await started(make_client)
     audio = await collect(client.stream(SynthesisSettings(), pieces(MESSAGE)))
     warm_record = emulator.sessions[0]
     assert audio == warm_record.audio_sent
@@ -330,3 +324,18 @@ async def test_a_socket_the_server_drops_at_once_backs_off(
     assert emulator.handshakes == 1
     await client.aclose()
     await emulator.wait_all_closed()
+
+
+async def test_a_closed_client_closes_a_taken_warm_socket_unused(
+    emulator: FishEmulator, make_client: ClientFactory
+) -> None:
+    """Closing won the race against the request: the warm socket closes with no `start`."""
+    client = await started(make_client)
+    client._closed = True  # as if aclose() ran while the request took the warm socket
+    with pytest.raises(CannotConnectError):
+        await collect(client.stream(SynthesisSettings(), pieces(MESSAGE)))
+    await emulator.wait_all_closed()
+    assert emulator.sessions[0].request is None
+    assert client.active_sessions == 0
+    client._closed = False
+    await client.aclose()

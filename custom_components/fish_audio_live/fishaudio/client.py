@@ -109,7 +109,7 @@ class FishAudioClient:
         try:
             if self._closed:
                 if warm is not None:
-                    await session.open(warm.ws, warm.pending)  # adopted, so aclose closes it
+                    await warm.aclose()
                 raise CannotConnectError("client closed: the integration is unloading or stopping")
             await self._open(session, warm)
             # Closed here, not by the garbage collector, when the caller stops early.

@@ -12,7 +12,6 @@ import aiohttp
 from .errors import CannotConnectError, FishAudioError, InvalidResponseError, error_for_status
 
 REST_TIMEOUT = 15.0
-SORT_ORDERS = ("score", "task_count", "created_at")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,10 @@ class WarmConnection:
     ws: aiohttp.ClientWebSocketResponse
     pending: asyncio.Future[aiohttp.WSMessage]
 
+    async def aclose(self) -> None:
+        """Close it unused (its slot is the caller's to release)."""
+        await _close(self.ws, self.pending)
+
 
 DEFAULT_MAX_AGE = 45.0
 RETRY_AFTER_FAILURE = 30.0
