@@ -2,7 +2,8 @@
 
     python scripts/develop.py requirements   # requirements that are not installed yet
     python scripts/develop.py install        # pip install them, changing nothing installed
-    python scripts/develop.py seed-http      # first start: HTTP on 127.0.0.1:8123 only
+    python scripts/develop.py seed-http [CONFIG_DIR [PORT]]  # first start: HTTP on
+                                             # 127.0.0.1:8123 (or PORT) only
 
 Home Assistant installs the requirements of the integrations it sets up at
 start-up. scripts/develop does that once itself instead and then runs hass
@@ -12,7 +13,8 @@ offline after the first run.
 
 The integrations are the ones `hass -c config` sets up: the configuration's
 top-level keys (`default_config:`, ...), Home Assistant's default integrations
-(frontend, ...), this checkout's integration, and all of their dependencies;
+(frontend, ...), the ones onboarding adds (google_translate, met, ...), this
+checkout's integrations (and config/custom_components), and all of their dependencies;
 the requirements are read from their manifest.json files. Only distributions
 that are not installed at all are listed; an installed one at another version
 is kept and reported on stderr. `install` pins every installed distribution
@@ -48,15 +50,19 @@ from homeassistant.util import dt as dt_util
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config" / "configuration.yaml"
 CUSTOM = ROOT / "custom_components"
-HTTP_STORE = ROOT / "config" / ".storage" / http_config.STORAGE_KEY
-HTTP_SETTINGS = {"server_host": ["127.0.0.1"], "server_port": 8123}
+CUSTOM_FOLDERS = (CUSTOM, ROOT / "config" / "custom_components")
+DEFAULT_PORT = 8123
 COMPONENTS = Path(homeassistant.components.__path__[0])
+# Finishing onboarding adds these (homeassistant/components/onboarding/views.py,
+# CoreConfigOnboardingView): their requirements are installed like the rest, so a
+# fresh instance shows no "Failed to set up" that a real installation would not.
+ONBOARDING_DOMAINS = ("google_translate", "met", "radio_browser", "shopping_list")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:==\s*([^;\s]+))?")
 
 
 def manifest(domain: str) -> dict[str, object]:
     """The manifest of a core or custom integration ({} when unknown)."""
-    for folder in (CUSTOM / domain, COMPONENTS / domain):
+    for folder in (*(custom / domain for custom in CUSTOM_FOLDERS), COMPONENTS / domain):
         if (folder / "manifest.json").is_file():
             data: dict[str, object] = json.loads((folder / "manifest.json").read_text())
             return data
@@ -70,8 +76,10 @@ def configured_domains() -> set[str]:
 
 
 def custom_domains() -> set[str]:
-    """This checkout's integrations."""
-    return {path.parent.name for path in CUSTOM.glob("*/manifest.json")}
+    """This checkout's integrations, and the development config's own."""
+    return {
+        path.parent.name for folder in CUSTOM_FOLDERS for path in folder.glob("*/manifest.json")
+    }
 
 
 def closure(domains: Iterable[str]) -> set[str]:
@@ -129,6 +137,7 @@ def needed_domains() -> set[str]:
         configured_domains()
         | set(bootstrap.DEFAULT_INTEGRATIONS)
         | set(bootstrap.CORE_INTEGRATIONS)
+        | set(ONBOARDING_DOMAINS)
         | custom_domains()
     )
 
@@ -162,13 +171,15 @@ def install(reqs: list[str]) -> int:
         return subprocess.call([*command, "-c", str(con_file)])
 
 
-def seed_http() -> int:
-    """Write config/.storage/http (stable: 127.0.0.1:8123) unless it exists."""
-    if HTTP_STORE.exists():
-        print(f"[develop] keeping {HTTP_STORE.relative_to(ROOT)}")
+def seed_http(config_dir: Path, port: int) -> int:
+    """Write <config>/.storage/http (stable: 127.0.0.1:<port>) unless it exists."""
+    store = config_dir / ".storage" / http_config.STORAGE_KEY
+    if store.exists():
+        print(f"[develop] keeping {store}")
         return 0
+    settings = {"server_host": ["127.0.0.1"], "server_port": port}
     stable = {
-        **http_config.HTTP_STORAGE_SCHEMA(HTTP_SETTINGS),
+        **http_config.HTTP_STORAGE_SCHEMA(settings),
         http_config.HTTP_CONFIG_CREATED_AT: dt_util.utcnow().isoformat(),
         http_config.HTTP_CONFIG_ERROR: None,
         http_config.HTTP_CONFIG_ERROR_MESSAGE: None,
@@ -183,17 +194,18 @@ def seed_http() -> int:
             http_config.KEY_YAML_MIGRATION_DONE: True,
         },
     }
-    HTTP_STORE.parent.mkdir(parents=True, exist_ok=True)
-    HTTP_STORE.write_text(json.dumps(document, indent=2) + "\n")
-    HTTP_STORE.chmod(0o600)
-    print(f"[develop] wrote {HTTP_STORE.relative_to(ROOT)}: HTTP on 127.0.0.1:8123")
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(document, indent=2) + "\n")
+    store.chmod(0o600)
+    print(f"[develop] wrote {store}: HTTP on 127.0.0.1:{port}")
     return 0
 
 
 def main(argv: list[str]) -> int:
     """`requirements` lists, `install` installs, `seed-http` writes the HTTP store."""
-    if argv == ["seed-http"]:
-        return seed_http()
+    if argv[:1] == ["seed-http"] and len(argv) <= 3:
+        config_dir = Path(argv[1]) if len(argv) > 1 else ROOT / "config"
+        return seed_http(config_dir, int(argv[2]) if len(argv) > 2 else DEFAULT_PORT)
     if argv not in (["requirements"], ["install"]):
         print(__doc__, file=sys.stderr)
         return 2

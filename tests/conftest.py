@@ -18,6 +18,7 @@ from custom_components.fish_audio_live.const import (
     CONF_FORMAT,
     CONF_LATENCY,
     CONF_MODEL,
+    CONF_PRECONNECT,
     CONF_REFERENCE_ID,
     CONF_TITLE,
     CONF_URL,
@@ -77,12 +78,23 @@ def voice_data(voice_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def config_entry(emulator: FishEmulator, voice_data: dict[str, Any]) -> MockConfigEntry:
+def entry_options() -> dict[str, Any]:
+    """Account options. Pre-connect is off here: a one-shot fault injected for a
+    request would otherwise be met by the pre-connect (which hides it, as it
+    should); tests/test_preconnect.py runs with the shipped defaults."""
+    return {CONF_PRECONNECT: False}
+
+
+@pytest.fixture
+def config_entry(
+    emulator: FishEmulator, voice_data: dict[str, Any], entry_options: dict[str, Any]
+) -> MockConfigEntry:
     """An account entry pointing at the emulator, with one voice."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Fish Audio",
         unique_id=USER_ID,
+        options=entry_options,
         data={CONF_API_KEY: API_KEY, CONF_URL: emulator.url},
         subentries_data=[
             ConfigSubentryData(

@@ -27,6 +27,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import voluptuous as vol
 
 from custom_components.fish_audio_live.const import (
     API_KEYS_URL,
@@ -66,6 +67,7 @@ OTHER_KEY = "sk-test-other-account"
 NEW_KEY = "sk-test-new-key-same-account"
 OWN_VOICE = Voice("0123456789abcdef0123456789abcdef", "My Own Voice")
 UNKNOWN_VOICE = "fedcba9876543210fedcba9876543210"
+VOICE_LINK = "voice_link"  # the form's field for a pasted id or fish.audio link
 
 # Every settings field of the voice forms, as the UI sends them.
 SETTINGS_INPUT: dict[str, Any] = {
@@ -114,10 +116,12 @@ async def start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
     return result
 
 
-async def to_voice_step(hass: HomeAssistant, emulator: FishEmulator) -> ConfigFlowResult:
+async def to_voice_step(
+    hass: HomeAssistant, emulator: FishEmulator, key: str = API_KEY
+) -> ConfigFlowResult:
     result = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_API_KEY: API_KEY, CONF_URL: emulator.url}
+        result["flow_id"], {CONF_API_KEY: key, CONF_URL: emulator.url}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "voice"
@@ -155,14 +159,17 @@ async def test_full_flow_creates_entry_with_a_voice(
     )
     assert result["step_id"] == "voice"
     options = options_of(result, CONF_REFERENCE_ID)
-    assert options[0] == {"value": OWN_VOICE.id, "label": OWN_VOICE.title}
-    assert {"value": emulator.voices[0].id, "label": emulator.voices[0].title} in options
+    assert options[0] == {"value": OWN_VOICE.id, "label": "My Own Voice (en; your voice)"}
+    # The user's own first voice is pre-selected, by name.
+    assert suggested(result, CONF_REFERENCE_ID) == OWN_VOICE.id
 
+    # A pasted voice page link wins over the list.
     target = emulator.voices[1]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
-            CONF_REFERENCE_ID: f"https://fish.audio/m/{target.id}/",
+            CONF_REFERENCE_ID: OWN_VOICE.id,
+            VOICE_LINK: f" https://fish.audio/m/{target.id}/ ",
             CONF_MODEL: "s2.1-pro-free",
         },
     )
@@ -289,8 +296,10 @@ async def test_voice_step_errors(
     known = emulator.voices[0]
 
     cases: list[tuple[dict[str, Any], dict[str, str]]] = [
-        ({CONF_REFERENCE_ID: "not a voice"}, {CONF_REFERENCE_ID: "voice_not_found"}),
-        ({CONF_REFERENCE_ID: UNKNOWN_VOICE}, {CONF_REFERENCE_ID: "voice_not_found"}),
+        ({}, {CONF_REFERENCE_ID: "voice_required"}),
+        ({VOICE_LINK: "   "}, {CONF_REFERENCE_ID: "voice_required"}),
+        ({VOICE_LINK: "not a voice"}, {VOICE_LINK: "voice_not_found"}),
+        ({VOICE_LINK: UNKNOWN_VOICE}, {VOICE_LINK: "voice_not_found"}),
         ({CONF_REFERENCE_ID: known.id, CONF_MODEL: "  "}, {CONF_MODEL: "model_required"}),
     ]
     for user_input, errors in cases:
@@ -309,9 +318,7 @@ async def test_voice_step_errors(
     assert result["errors"] == {"base": "unknown"}
 
     # The default model applies when the field is left alone.
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_REFERENCE_ID: known.id.upper()}
-    )
+    result = await hass.config_entries.flow.async_configure(flow_id, {VOICE_LINK: known.id.upper()})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (subentry,) = result["result"].subentries.values()
     assert subentry.data[CONF_REFERENCE_ID] == known.id
@@ -325,8 +332,9 @@ async def test_voice_list_unavailable_still_accepts_an_id(
     emulator.add_rest_fault("/model", 500, times=2)
     result = await to_voice_step(hass, emulator)
     assert options_of(result, CONF_REFERENCE_ID) == []
+    assert suggested(result, CONF_REFERENCE_ID) is None
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_REFERENCE_ID: emulator.voices[2].id}
+        result["flow_id"], {VOICE_LINK: emulator.voices[2].id}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -536,7 +544,7 @@ async def test_library_voice_errors(
             {CONF_SAMPLE_RATE: "invalid_sample_rate"},
         ),
         ({CONF_MODEL: ""}, {CONF_MODEL: "model_required"}),
-        ({CONF_REFERENCE_ID: UNKNOWN_VOICE}, {CONF_REFERENCE_ID: "voice_not_found"}),
+        ({VOICE_LINK: UNKNOWN_VOICE}, {VOICE_LINK: "voice_not_found"}),
     ]
     for changes, errors in cases:
         result = await hass.config_entries.subentries.async_configure(
@@ -779,6 +787,205 @@ async def test_reconfigure_clone(
     assert clip_path(hass, new_name).read_bytes() == new_audio
     assert not clip_path(hass, old_name).exists()
     assert entry.state is ConfigEntryState.LOADED
+
+
+# --- what the user reads and picks ------------------------------------------------------
+
+
+def entity(voice_id: str, title: str, **fields: Any) -> dict[str, Any]:
+    """A ModelEntity as Fish's REST API sends it."""
+    return {
+        "_id": voice_id,
+        "type": "tts",
+        "state": "trained",
+        "title": title,
+        "languages": ["en"],
+        "visibility": "private",
+        **fields,
+    }
+
+
+def second_account(emulator: FishEmulator) -> str:
+    """A key of another account, which can be set up beside the fixture's."""
+    assert emulator.accounts.api_keys is not None
+    emulator.accounts.api_keys[OTHER_KEY] = "user-0002"
+    return OTHER_KEY
+
+
+def select_config(result: Mapping[str, Any], field: str) -> tuple[Any, dict[str, Any]]:
+    """The schema key and the selector config of a select field."""
+    for key, selector in result["data_schema"].schema.items():
+        if key == field:
+            return key, dict(selector.config)
+    raise AssertionError(f"no field {field}")
+
+
+def assert_our_abort(result: Mapping[str, Any], section: Mapping[str, Any], reason: str) -> None:
+    """The flow ended with our own reason and text, not Home Assistant's generic one."""
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == reason
+    assert result.get("translation_domain") is None  # None: the integration's strings
+    assert reason in section["abort"]
+
+
+async def test_voice_picker_shows_names_and_only_voices_that_speak(
+    hass: HomeAssistant, emulator: FishEmulator, tts_ready: None
+) -> None:
+    long_text = "A very long description of this voice, " * 4
+    listing = {
+        "total": 5,
+        "items": [
+            entity("a" * 32, "Still Training", state="training"),
+            entity("b" * 32, "Voice Changer", type="svc"),
+            entity("c" * 32, "Broken", state="failed"),
+            entity("d" * 32, "Ready", languages=["en", "de"], description=long_text),
+            entity("e" * 32, "Created", state="created"),
+        ],
+    }
+    # Both listings (own and public) get this answer from the server.
+    emulator.add_rest_fault("/model", 200, json.dumps(listing), times=2)
+    result = await to_voice_step(hass, emulator)
+    _, config = select_config(result, CONF_REFERENCE_ID)
+    assert config["custom_value"] is False  # a typed value would show as a bare id
+    (option,) = config["options"]
+    assert option["value"] == "d" * 32
+    assert option["label"].startswith("Ready (en, de; your voice): A very long description")
+    assert option["label"].endswith("…")
+    assert len(option["label"]) < 100
+    assert suggested(result, CONF_REFERENCE_ID) == "d" * 32  # the own first voice
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+    # The public library, as a new account sees it: names, languages, descriptions.
+    result = await to_voice_step(hass, emulator)
+    labels = [option["label"] for option in options_of(result, CONF_REFERENCE_ID)]
+    assert labels[0] == "温柔女声 (zh): Gentle Mandarin female voice."
+    assert "Calm Narrator (en): Warm, slow storytelling voice." in labels
+    assert not any(label == voice.id for label in labels for voice in emulator.voices)
+
+
+async def test_nothing_is_preselected_that_the_user_did_not_choose(
+    hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry
+) -> None:
+    # No own voices: the picker starts empty, and is optional so that the
+    # frontend does not fill in its first option by itself.
+    result = await to_voice_step(hass, emulator, second_account(emulator))
+    key, _ = select_config(result, CONF_REFERENCE_ID)
+    assert isinstance(key, vol.Optional)
+    assert suggested(result, CONF_REFERENCE_ID) is None
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["errors"] == {CONF_REFERENCE_ID: "voice_required"}
+    assert suggested(result, CONF_REFERENCE_ID) is None
+
+    result = await start_subentry(hass, setup_integration, "library")
+    assert suggested(result, CONF_REFERENCE_ID) is None
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], dict(SETTINGS_INPUT)
+    )
+    assert result["errors"] == {CONF_REFERENCE_ID: "voice_required"}
+
+    # With an own voice, that one is pre-selected when adding a voice.
+    emulator.add_voice(OWN_VOICE, owner=USER_ID)
+    result = await start_subentry(hass, setup_integration, "library")
+    assert suggested(result, CONF_REFERENCE_ID) == OWN_VOICE.id
+
+
+async def test_a_pasted_voice_that_cannot_speak_is_refused(
+    hass: HomeAssistant, emulator: FishEmulator, tts_ready: None
+) -> None:
+    voice_id = "a" * 32
+    emulator.add_rest_fault(
+        f"/model/{voice_id}", 200, json.dumps(entity(voice_id, "Half Done", state="training"))
+    )
+    result = await to_voice_step(hass, emulator)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {VOICE_LINK: f"https://fish.audio/m/{voice_id}"}
+    )
+    assert result["errors"] == {VOICE_LINK: "voice_not_ready"}
+
+
+async def test_unknown_model_is_confirmed_before_use(
+    hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry
+) -> None:
+    voice = emulator.voices[0].id
+    # Fish would speak a misspelt model as s2.1-pro and bill that: ask once.
+    result = await to_voice_step(hass, emulator, second_account(emulator))
+    flow_id = result["flow_id"]
+    for model in ("s2.1-pr0", "s9"):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_REFERENCE_ID: voice, CONF_MODEL: model}
+        )
+        assert result["errors"] == {CONF_MODEL: "unknown_model"}
+        assert suggested(result, CONF_MODEL) == model
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_REFERENCE_ID: voice, CONF_MODEL: " s9 "}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (subentry,) = result["result"].subentries.values()
+    assert subentry.data[CONF_MODEL] == "s9"
+    await hass.async_block_till_done()
+
+    # A voice form too; a known model is never questioned.
+    result = await start_subentry(hass, setup_integration, "library")
+    user_input = {**SETTINGS_INPUT, CONF_REFERENCE_ID: voice, CONF_MODEL: "s3-turbo"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
+    assert result["errors"] == {CONF_MODEL: "unknown_model"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_MODEL] == "s3-turbo"
+    await hass.async_block_till_done()
+
+
+async def test_reconfigure_after_an_error_keeps_the_typed_key(
+    hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry
+) -> None:
+    entry = setup_integration
+    assert emulator.accounts.api_keys is not None
+    emulator.accounts.api_keys[NEW_KEY] = USER_ID
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: NEW_KEY, CONF_URL: closed_port_url()}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    # The new key comes back as typed (the stored one never does).
+    assert suggested(result, CONF_API_KEY) == NEW_KEY
+    assert suggested(result, CONF_API_KEY) != API_KEY
+
+    # The user fixes only the URL; the browser resubmits the key it shows.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: suggested(result, CONF_API_KEY), CONF_URL: emulator.url}
+    )
+    assert_our_abort(result, TRANSLATIONS["config"], "reconfigure_successful")
+    await hass.async_block_till_done()
+    assert entry.data[CONF_API_KEY] == NEW_KEY
+
+
+async def test_flow_endings_name_our_own_reasons(
+    hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry
+) -> None:
+    entry = setup_integration
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY}
+    )
+    assert_our_abort(result, TRANSLATIONS["config"], "reauth_successful")
+    await hass.async_block_till_done()
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: emulator.url}
+    )
+    assert_our_abort(result, TRANSLATIONS["config"], "reconfigure_successful")
+    await hass.async_block_till_done()
+
+    (subentry_id,) = entry.subentries
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**SETTINGS_INPUT, CONF_REFERENCE_ID: emulator.voices[0].id}
+    )
+    tts = TRANSLATIONS["config_subentries"][SUBENTRY_TTS]
+    assert_our_abort(result, tts, "reconfigure_successful")
+    assert tts["abort"]["reconfigure_successful"] == "The voice was updated."
+    await hass.async_block_till_done()
 
 
 # --- translations ------------------------------------------------------------------------

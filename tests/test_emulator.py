@@ -38,7 +38,7 @@ from tests.emulator.faults import FaultQueue, RestFault, RestFaults, reason
 from tests.emulator.live import LiveSession
 from tests.emulator.server import base_url
 from tests.emulator.session import Headers
-from tests.emulator.spec import request_problem
+from tests.emulator.spec import request_deviations, request_problem
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -372,6 +372,31 @@ async def test_opus_bitrate_and_empty_session(
     received = await converse(http, emu, [start(format="opus", opus_bitrate=32000), STOP])
     assert received.names == ["finish"]
     assert emu.sessions[0].segments == []
+
+
+@pytest.mark.parametrize("audio_format", ["opus", "mp3"])
+async def test_sdk_opus_bitrate_in_kbits_is_a_deviation_not_a_violation(
+    emu: FishEmulator, http: aiohttp.ClientSession, audio_format: str
+) -> None:
+    """Fish's own SDK sends opus_bitrate 32 in every start: the service accepts it, so do we."""
+    received = await converse(
+        http, emu, [start(format=audio_format, opus_bitrate=32), text("Hi."), STOP]
+    )
+    assert received.names[-2:] == ["audio", "finish"]
+    assert received.finish == {"event": "finish", "reason": "stop"}
+    assert emu.violations == []
+    assert len(emu.deviations) == 1
+    assert emu.deviations[0].startswith("start request: opus_bitrate: 32 (kbit/s")
+    assert emu.sessions[0].deviations == emu.deviations
+
+
+def test_spec_values_are_no_deviation_and_unlisted_ones_stay_violations() -> None:
+    assert request_deviations({"text": "", "opus_bitrate": 32000}) == []
+    assert request_deviations({"text": "", "opus_bitrate": 64}) != []
+    assert request_problem({"text": "", "opus_bitrate": 64}) is None
+    assert request_problem({"text": "", "opus_bitrate": 16}) is not None
+    assert request_problem({"text": "", "opus_bitrate": True}) is not None
+    assert request_problem({"text": "", "mp3_bitrate": 32}) is not None  # only opus is tolerated
 
 
 async def test_default_format_is_mp3(emu: FishEmulator, http: aiohttp.ClientSession) -> None:
@@ -1268,6 +1293,8 @@ async def test_model_list_public_sorted_and_paged(
         assert key in item
     assert item["type"] == "tts"
     assert item["state"] == "trained"
+    # openapi.json: a voice can only be created with train_mode "fast" (Fish's SDK parses no other).
+    assert item["train_mode"] == "fast"
     assert set(item["author"]) == {"_id", "nickname", "avatar"}
     assert all(len(voice.id) == 32 for voice in emu.voices)
     _, page = await get_json(http, emu, "/model", page_size="4", page_number="2")

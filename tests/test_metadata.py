@@ -1,6 +1,7 @@
 """Static checks of the repository's metadata: manifest, hacs.json, brand images, translations."""
 
 from collections.abc import Iterator
+import importlib
 import importlib.metadata
 import json
 from pathlib import Path
@@ -99,11 +100,29 @@ def test_manifest_requirements_do_not_pin_core_packages(manifest: dict[str, Any]
         assert not (pinned and canonicalize_name(requirement.name) in core), line
 
 
-def test_manifest_requires_msgpack_with_lower_bound(manifest: dict[str, Any]) -> None:
+def test_manifest_requires_msgpack_within_bounds(manifest: dict[str, Any]) -> None:
+    """A lower and an upper bound (a 2.x may break the API), and nothing Home Assistant fights."""
     requirements = [Requirement(line) for line in manifest["requirements"]]
     msgpack = [r for r in requirements if canonicalize_name(r.name) == "msgpack"]
     assert len(msgpack) == 1
-    assert [spec.operator for spec in msgpack[0].specifier] == [">="]
+    specifier = msgpack[0].specifier
+    assert sorted(spec.operator for spec in specifier) == ["<", ">="]
+    assert importlib.metadata.version("msgpack") in specifier
+    # The tests install exactly what users get.
+    lines = (ROOT / "requirements_test.txt").read_text().splitlines()
+    assert [line for line in lines if line.startswith("msgpack")] == manifest["requirements"]
+    # Home Assistant installs integrations' requirements under its package_constraints.txt.
+    constraints = Path(importlib.import_module("homeassistant").__file__ or "").parent
+    for line in (constraints / "package_constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            pinned = Requirement(line)
+            if canonicalize_name(pinned.name) == "msgpack":
+                assert any(specifier.filter(_pinned_versions(pinned))), line
+
+
+def _pinned_versions(requirement: Requirement) -> list[str]:
+    """The versions an `==` constraint names (others: none to check)."""
+    return [spec.version for spec in requirement.specifier if spec.operator == "=="]
 
 
 def test_hacs_json() -> None:

@@ -279,11 +279,11 @@ async def test_complete_file_options_and_errors(
     extension, data = await entity.async_get_tts_audio(
         _message(), "en", {**defaults, "format": "opus"}
     )
-    assert extension == "opus"
+    assert extension == "ogg"  # Ogg Opus, as ffmpeg reads it
     assert data == emulator.sessions[-1].audio_sent
 
-    # A preferred rate the format offers is used; others are left to HA's conversion.
-    for rate, expected in ((16000, 16000), ("22050", 44100), ("fast", 44100), (None, 44100)):
+    # A preferred rate Fish offers is asked for; others from the next higher rate.
+    for rate, expected in ((16000, 16000), ("22050", 24000), ("fast", 44100), (None, 44100)):
         await entity.async_get_tts_audio(
             _message(), "en", {**defaults, "preferred_format": "wav", "preferred_sample_rate": rate}
         )
@@ -296,11 +296,12 @@ async def test_complete_file_options_and_errors(
         await entity.async_get_tts_audio("  \n", "en", defaults)
     assert info.value.translation_key == "empty_message"
 
-    emulator.add_fault(Fault(kind="handshake_status", status=500))
+    emulator.add_fault(Fault(kind="handshake_status", status=500, sticky=True))
     with pytest.raises(HomeAssistantError) as failed:
         await entity.async_get_tts_audio(_message(), "en", defaults)
+    emulator.clear_faults()
     assert failed.value.translation_key == "server_error"
-    assert emulator.handshakes == handshakes + 1
+    assert emulator.handshakes == handshakes + 2  # a 5xx handshake is retried once
 
 
 # ----- options per call -------------------------------------------------------------
@@ -607,8 +608,9 @@ async def test_rate_limited(
 
 
 SERVER_FAILURES = [
-    (Fault(kind="handshake_status", status=500), "server_error"),
-    (Fault(kind="handshake_status", status=503), "server_error"),
+    # Sticky: a 5xx at the handshake is retried once before it is reported.
+    (Fault(kind="handshake_status", status=500, sticky=True), "server_error"),
+    (Fault(kind="handshake_status", status=503, sticky=True), "server_error"),
     (Fault(kind="finish_error", message="model overloaded"), "synthesis_failed"),
     (Fault(kind="finish_error", phase="mid_audio"), "synthesis_failed"),
     (Fault(kind="close", status=1011), "cannot_connect"),
@@ -629,8 +631,32 @@ async def test_server_failures(
         assert error.translation_key == key, fault
         assert str(error)
         assert key not in str(error)  # a translated sentence, not the key
+        emulator.clear_faults()
         await _still_works(hass, emulator)
     await emulator.wait_all_closed()
+
+
+async def test_a_passing_server_error_is_retried(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
+) -> None:
+    """One 5xx at the handshake costs a retry, not the reply."""
+    handshakes = emulator.handshakes
+    emulator.add_fault(Fault(kind="handshake_status", status=502))
+    await _still_works(hass, emulator)
+    assert emulator.handshakes == handshakes + 2
+
+
+async def test_the_close_reason_reaches_the_user(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
+) -> None:
+    """A socket the server closes early: its code and reason are in the message."""
+    emulator.add_fault(Fault(kind="close", status=1011, message="backend overloaded"))
+    error = await _failure(hass)
+    assert error.translation_key == "cannot_connect"
+    assert error.translation_placeholders is not None
+    assert "1011" in error.translation_placeholders["message"]
+    assert "backend overloaded" in error.translation_placeholders["message"]
+    assert "backend overloaded" in str(error)
 
 
 async def test_stalled_server(

@@ -12,6 +12,7 @@ from .const import (
     CONF_KEEP_WARM,
     CONF_MAX_SESSIONS,
     CONF_MODEL,
+    CONF_PRECONNECT,
     CONF_URL,
     DOMAIN,
 )
@@ -31,6 +32,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FishAudioConfigEntry) ->
         entry.data[CONF_API_KEY],
         entry.data.get(CONF_URL, DEFAULT_URL),
         keep_warm=entry.options.get(CONF_KEEP_WARM, False),
+        preconnect=entry.options.get(CONF_PRECONNECT, True),
         max_sessions=int(entry.options.get(CONF_MAX_SESSIONS, DEFAULT_MAX_SESSIONS)),
     )
     try:
@@ -87,7 +89,7 @@ def _clips_in_use(hass: HomeAssistant, without: str | None = None) -> set[str]:
 
 
 def _first_model(entry: FishAudioConfigEntry) -> str | None:
-    """The model of the account's first voice: the one to keep a socket warm for."""
+    """The model of the account's first voice: the one to keep a socket ready for."""
     for subentry in entry.subentries.values():
         if model := subentry.data.get(CONF_MODEL):
             return str(model)

@@ -39,19 +39,22 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import probatio
+import voluptuous as vol
 
 from .const import (
     API_KEYS_URL,
     CONF_CHUNK_LENGTH,
+    CONF_CLEAN_TEXT,
     CONF_CLONE_FILE,
     CONF_CLONE_TEXT,
+    CONF_FILL_SILENCE,
     CONF_FORMAT,
     CONF_KEEP_WARM,
     CONF_LATENCY,
     CONF_MAX_SESSIONS,
     CONF_MODEL,
     CONF_NORMALIZE,
+    CONF_PRECONNECT,
     CONF_REFERENCE_ID,
     CONF_SAMPLE_RATE,
     CONF_SPEED,
@@ -98,6 +101,7 @@ _LOGGER = logging.getLogger(__name__)
 ENTRY_TITLE = "Fish Audio"
 CONF_CLONE_AUDIO = "clone_audio"  # an uploaded file (file_upload id)
 CONF_MEDIA_PATH = "media_path"  # or a file in HA's media folders
+CONF_VOICE_LINK = "voice_link"  # a pasted voice id or fish.audio link, beside the picker
 STEP_LIBRARY = "library"
 STEP_CLONE = "clone"
 
@@ -118,6 +122,8 @@ _VOICE_ERRORS: tuple[tuple[type[FishAudioError], str], ...] = (
     (InvalidRequestError, "voice_not_found"),
     (InvalidResponseError, "not_fish_audio"),
 )
+# Longest voice description shown in the picker, in characters.
+DESCRIPTION_CHARS = 60
 # Settings errors that the form's selectors cannot prevent.
 _SETTING_ERRORS = {CONF_MODEL: "model_required", CONF_SAMPLE_RATE: "invalid_sample_rate"}
 
@@ -162,43 +168,95 @@ async def _async_check_account(hass: HomeAssistant, url: str, api_key: str) -> t
         raise _FormError("base", "unknown") from err
 
 
-async def _async_check_voice(api: RestApi, raw: str) -> Voice:
-    """Look up a voice given as an id or a pasted voice page URL."""
+def _chosen_voice(user_input: Mapping[str, Any]) -> tuple[str, str]:
+    """The field the voice came from and its raw value: a pasted link wins over the list."""
+    for field in (CONF_VOICE_LINK, CONF_REFERENCE_ID):
+        if raw := str(user_input.get(field) or "").strip():
+            return field, raw
+    raise _FormError(CONF_REFERENCE_ID, "voice_required")
+
+
+async def _async_check_voice(api: RestApi, user_input: Mapping[str, Any]) -> Voice:
+    """Look up the chosen voice (picked, or pasted as an id or voice page URL)."""
+    field, raw = _chosen_voice(user_input)
     voice_id = voice_id_from_input(raw)
     if not is_voice_id(voice_id):
         # Not even shaped like an id: no need to ask the server.
-        raise _FormError(CONF_REFERENCE_ID, "voice_not_found")
+        raise _FormError(field, "voice_not_found")
     try:
-        return await api.voice(voice_id)
+        voice = await api.voice(voice_id)
     except FishAudioError as err:
         reason = _error_reason(err, _VOICE_ERRORS)
-        field = CONF_REFERENCE_ID if reason == "voice_not_found" else "base"
-        raise _FormError(field, reason) from err
+        raise _FormError(field if reason == "voice_not_found" else "base", reason) from err
     except Exception as err:
         _LOGGER.exception("Unexpected error while looking up a Fish Audio voice")
         raise _FormError("base", "unknown") from err
+    if not voice.can_speak:
+        raise _FormError(field, "voice_not_ready")
+    return voice
+
+
+def _check_model(model: str, confirmed: str | None) -> None:
+    """Ask once about a model name we do not know.
+
+    Fish speaks an unknown name with its fallback model and bills that, so a typo
+    would go unnoticed; the same name submitted again is taken as meant.
+    """
+    if model not in MODELS and model != confirmed:
+        raise _FormError(CONF_MODEL, "unknown_model")
+
+
+def _voice_label(voice: Voice, *, own: bool) -> str:
+    """What the picker shows: the name, its languages, and a short description."""
+    details = [", ".join(voice.languages)] if voice.languages else []
+    if own:
+        details.append("your voice")
+    label = f"{voice.title} ({'; '.join(details)})" if details else voice.title
+    if description := " ".join(voice.description.split()):
+        if len(description) > DESCRIPTION_CHARS:
+            description = description[: DESCRIPTION_CHARS - 1].rstrip() + "…"
+        label = f"{label}: {description}"
+    return label
 
 
 async def _async_voice_options(
     api: RestApi, known: Mapping[str, str] | None = None
-) -> list[SelectOptionDict]:
-    """The account's own voices and popular public ones, as select options.
+) -> tuple[list[SelectOptionDict], str | None]:
+    """The account's own voices, then popular public ones, as select options.
 
-    A failed listing only leaves the list shorter: a typed or pasted id still works.
+    Also returns the id of the account's first own voice (None without one).
+    Only voices that can speak are offered. A failed listing only leaves the
+    list shorter: a pasted id or link still works.
     """
     pages = await asyncio.gather(
         api.voices(own=True, page_size=100),
         api.voices(own=False, sort_by="task_count", page_size=20),
         return_exceptions=True,
     )
-    titles = dict(known or {})
-    for page in pages:
+    labels = dict(known or {})
+    first_own: str | None = None
+    for own, page in zip((True, False), pages, strict=True):
         if not isinstance(page, VoicePage):
             _LOGGER.debug("Could not list Fish Audio voices: %r", page)
             continue
         for voice in page.items:
-            titles.setdefault(voice.id, voice.title)
-    return [SelectOptionDict(value=voice_id, label=title) for voice_id, title in titles.items()]
+            if not voice.can_speak:
+                continue
+            if own and first_own is None:
+                first_own = voice.id
+            labels.setdefault(voice.id, _voice_label(voice, own=own))
+    options = [SelectOptionDict(value=voice_id, label=label) for voice_id, label in labels.items()]
+    return options, first_own
+
+
+def _schema(fields: dict[vol.Marker, Any]) -> Any:
+    """A form schema, typed Any on purpose.
+
+    HA 2026.10+ annotates its flow API with probatio's Schema, which is what
+    `voluptuous` is at run time there (HA installs a shim); older releases use
+    voluptuous itself. The static types of the two packages never match.
+    """
+    return vol.Schema(fields)
 
 
 def _select(
@@ -222,52 +280,54 @@ def _slider(low: float, high: float, step: float, unit: str | None = None) -> Nu
     return NumberSelector(config)
 
 
-def _model_field() -> dict[probatio.Marker, Any]:
+def _model_field() -> dict[vol.Marker, Any]:
     return {
-        probatio.Required(CONF_MODEL, default=DEFAULT_MODEL): _select(
-            list(MODELS), custom_value=True
-        )
+        vol.Required(CONF_MODEL, default=DEFAULT_MODEL): _select(list(MODELS), custom_value=True)
     }
 
 
-def _voice_field(options: list[SelectOptionDict]) -> dict[probatio.Marker, Any]:
-    return {probatio.Required(CONF_REFERENCE_ID): _select(options, custom_value=True)}
+def _voice_fields(options: list[SelectOptionDict]) -> dict[vol.Marker, Any]:
+    """The picker (names only, no typed values) and a field to paste an id or link.
+
+    Optional on purpose: the frontend fills a required select with its first
+    option, a voice the user never chose.
+    """
+    return {
+        vol.Optional(CONF_REFERENCE_ID): _select(options),
+        vol.Optional(CONF_VOICE_LINK): TextSelector(),
+    }
 
 
-def _settings_fields() -> dict[probatio.Marker, Any]:
+def _settings_fields() -> dict[vol.Marker, Any]:
     """Every synthesis setting of a voice, defaults from const.DEFAULTS."""
     return {
         **_model_field(),
-        probatio.Required(CONF_LATENCY, default=DEFAULTS[CONF_LATENCY]): _select(
+        vol.Required(CONF_LATENCY, default=DEFAULTS[CONF_LATENCY]): _select(
             list(LATENCIES), translation_key=CONF_LATENCY
         ),
-        probatio.Required(CONF_FORMAT, default=DEFAULTS[CONF_FORMAT]): _select(
+        vol.Required(CONF_FORMAT, default=DEFAULTS[CONF_FORMAT]): _select(
             list(FORM_FORMATS), translation_key=CONF_FORMAT
         ),
         # Optional: left empty, the format's own default rate is used.
-        probatio.Optional(CONF_SAMPLE_RATE): _select(
+        vol.Optional(CONF_SAMPLE_RATE): _select(
             [str(rate) for rate in FORM_SAMPLE_RATES], translation_key=CONF_SAMPLE_RATE
         ),
-        probatio.Required(CONF_SPEED, default=DEFAULTS[CONF_SPEED]): _slider(0.5, 2.0, 0.05),
-        probatio.Required(CONF_VOLUME, default=DEFAULTS[CONF_VOLUME]): _slider(-20, 20, 1, "dB"),
-        probatio.Required(CONF_TEMPERATURE, default=DEFAULTS[CONF_TEMPERATURE]): _slider(
-            0, 1, 0.05
-        ),
-        probatio.Required(CONF_TOP_P, default=DEFAULTS[CONF_TOP_P]): _slider(0, 1, 0.05),
-        probatio.Required(CONF_CHUNK_LENGTH, default=DEFAULTS[CONF_CHUNK_LENGTH]): _slider(
-            100, 300, 10
-        ),
-        probatio.Required(CONF_NORMALIZE, default=DEFAULTS[CONF_NORMALIZE]): BooleanSelector(),
+        vol.Required(CONF_SPEED, default=DEFAULTS[CONF_SPEED]): _slider(0.5, 2.0, 0.05),
+        vol.Required(CONF_VOLUME, default=DEFAULTS[CONF_VOLUME]): _slider(-20, 20, 1, "dB"),
+        vol.Required(CONF_TEMPERATURE, default=DEFAULTS[CONF_TEMPERATURE]): _slider(0, 1, 0.05),
+        vol.Required(CONF_TOP_P, default=DEFAULTS[CONF_TOP_P]): _slider(0, 1, 0.05),
+        vol.Required(CONF_CHUNK_LENGTH, default=DEFAULTS[CONF_CHUNK_LENGTH]): _slider(100, 300, 10),
+        vol.Required(CONF_NORMALIZE, default=DEFAULTS[CONF_NORMALIZE]): BooleanSelector(),
     }
 
 
-def _clone_fields() -> dict[probatio.Marker, Any]:
+def _clone_fields() -> dict[vol.Marker, Any]:
     """The clip (uploaded, or a media file), its transcript and a name."""
     return {
-        probatio.Optional(CONF_CLONE_AUDIO): FileSelector(FileSelectorConfig(accept="audio/*")),
-        probatio.Optional(CONF_MEDIA_PATH): TextSelector(),
-        probatio.Required(CONF_CLONE_TEXT): TextSelector(TextSelectorConfig(multiline=True)),
-        probatio.Required(CONF_TITLE): TextSelector(),
+        vol.Optional(CONF_CLONE_AUDIO): FileSelector(FileSelectorConfig(accept="audio/*")),
+        vol.Optional(CONF_MEDIA_PATH): TextSelector(),
+        vol.Required(CONF_CLONE_TEXT): TextSelector(TextSelectorConfig(multiline=True)),
+        vol.Required(CONF_TITLE): TextSelector(),
     }
 
 
@@ -305,6 +365,13 @@ def _settings_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _warned(errors: Mapping[str, str], user_input: Mapping[str, Any]) -> str | None:
+    """The model name just warned about, so the next submit of it is taken as meant."""
+    if errors.get(CONF_MODEL) == "unknown_model":
+        return str(user_input.get(CONF_MODEL, "")).strip()
+    return None
+
+
 def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
     """Stored values as the form shows them (the rate select holds strings)."""
     values = dict(data)
@@ -336,6 +403,8 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         """Nothing is stored until the whole flow succeeds."""
         self._data: dict[str, str] = {}
         self._voice_options: list[SelectOptionDict] | None = None
+        self._own_voice: str | None = None
+        self._warned_model: str | None = None
 
     @classmethod
     @callback
@@ -366,12 +435,12 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._abort_if_unique_id_configured()
                 self._data = {CONF_API_KEY: api_key, CONF_URL: url}
                 return await self.async_step_voice()
-        schema = probatio.Schema(
+        schema = _schema(
             {
-                probatio.Required(CONF_API_KEY): TextSelector(
+                vol.Required(CONF_API_KEY): TextSelector(
                     TextSelectorConfig(type=TextSelectorType.PASSWORD)
                 ),
-                probatio.Required(CONF_URL, default=DEFAULT_URL): TextSelector(
+                vol.Required(CONF_URL, default=DEFAULT_URL): TextSelector(
                     TextSelectorConfig(type=TextSelectorType.URL)
                 ),
             }
@@ -391,9 +460,11 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
             try:
                 # Only the model is asked here; the same check as the full form.
                 model = _settings_data({**DEFAULTS, **user_input})[CONF_MODEL]
-                voice = await _async_check_voice(api, user_input[CONF_REFERENCE_ID])
+                voice = await _async_check_voice(api, user_input)
+                _check_model(model, self._warned_model)
             except _FormError as err:
                 errors = err.errors
+                self._warned_model = _warned(errors, user_input) or self._warned_model
             else:
                 voice_data = {
                     **DEFAULTS,
@@ -414,11 +485,13 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                     ],
                 )
         if self._voice_options is None:
-            self._voice_options = await _async_voice_options(api)
-        schema = probatio.Schema({**_voice_field(self._voice_options), **_model_field()})
+            self._voice_options, self._own_voice = await _async_voice_options(api)
+        schema = _schema({**_voice_fields(self._voice_options), **_model_field()})
+        # The user's own first voice, when there is one: never a voice not chosen.
+        shown = user_input or ({CONF_REFERENCE_ID: self._own_voice} if self._own_voice else {})
         return self.async_show_form(
             step_id="voice",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
             errors=errors,
         )
 
@@ -429,8 +502,13 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
         checked_url, account = await _async_check_account(self.hass, url, api_key)
         await self.async_set_unique_id(account.user_id)
         self._abort_if_unique_id_mismatch(reason="wrong_account")
+        # The reason named, so HA shows our text rather than its generic one.
         return self.async_update_reload_and_abort(
-            entry, data_updates={CONF_API_KEY: api_key, CONF_URL: checked_url}
+            entry,
+            data_updates={CONF_API_KEY: api_key, CONF_URL: checked_url},
+            reason="reconfigure_successful"
+            if self.source == SOURCE_RECONFIGURE
+            else "reauth_successful",
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -449,9 +527,9 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self._async_update_account(entry, url, _key(user_input))
             except _FormError as err:
                 errors = err.errors
-        schema = probatio.Schema(
+        schema = _schema(
             {
-                probatio.Required(CONF_API_KEY): TextSelector(
+                vol.Required(CONF_API_KEY): TextSelector(
                     TextSelectorConfig(type=TextSelectorType.PASSWORD)
                 )
             }
@@ -475,26 +553,21 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                 _key({CONF_API_KEY: user_input.get(CONF_API_KEY, "")}) or entry.data[CONF_API_KEY]
             )
             try:
-                url, account = await _async_check_account(self.hass, user_input[CONF_URL], api_key)
+                return await self._async_update_account(entry, user_input[CONF_URL], api_key)
             except _FormError as err:
                 errors = err.errors
-            else:
-                await self.async_set_unique_id(account.user_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_KEY: api_key, CONF_URL: url}
-                )
-        schema = probatio.Schema(
+        schema = _schema(
             {
-                probatio.Optional(CONF_API_KEY): TextSelector(
+                vol.Optional(CONF_API_KEY): TextSelector(
                     TextSelectorConfig(type=TextSelectorType.PASSWORD)
                 ),
-                probatio.Required(CONF_URL): TextSelector(
-                    TextSelectorConfig(type=TextSelectorType.URL)
-                ),
+                vol.Required(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
             }
         )
-        current = {CONF_URL: (user_input or entry.data).get(CONF_URL)}
+        # After an error the form keeps what was typed, the new key included, so
+        # fixing only the URL cannot silently keep the old key. The stored key is
+        # never sent to the browser.
+        current = {CONF_URL: entry.data.get(CONF_URL)} if user_input is None else user_input
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, current),
@@ -509,6 +582,8 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         """The voice list is fetched once per flow."""
         self._voice_options: list[SelectOptionDict] | None = None
+        self._own_voice: str | None = None
+        self._warned_model: str | None = None
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask: a library voice, or an instant clone."""
@@ -532,9 +607,11 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             try:
                 settings = _settings_data(user_input)
-                voice = await _async_check_voice(api, user_input[CONF_REFERENCE_ID])
+                voice = await _async_check_voice(api, user_input)
+                self._check_model(settings)
             except _FormError as err:
                 errors = err.errors
+                self._warned_model = _warned(errors, user_input) or self._warned_model
             else:
                 data = self._merged(settings) | {
                     CONF_REFERENCE_ID: voice.id,
@@ -545,13 +622,16 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
             known = {}
             if ref := current.get(CONF_REFERENCE_ID):
                 known[ref] = current.get(CONF_TITLE) or ref
-            self._voice_options = await _async_voice_options(api, known)
-        schema = probatio.Schema({**_voice_field(self._voice_options), **_settings_fields()})
+            self._voice_options, self._own_voice = await _async_voice_options(api, known)
+        schema = _schema({**_voice_fields(self._voice_options), **_settings_fields()})
+        if user_input is None:
+            # The voice being changed, else the user's own first voice: never
+            # one the user did not choose.
+            own = {CONF_REFERENCE_ID: self._own_voice} if self._own_voice else {}
+            user_input = own | _form_values(current)
         return self.async_show_form(
             step_id=STEP_LIBRARY,
-            data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or _form_values(current)
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
         )
 
@@ -565,9 +645,10 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
                 data = await self._async_clone_data(user_input)
             except _FormError as err:
                 errors = err.errors
+                self._warned_model = _warned(errors, user_input) or self._warned_model
             else:
                 return await self._async_finish(data, data[CONF_TITLE])
-        schema = probatio.Schema({**_clone_fields(), **_settings_fields()})
+        schema = _schema({**_clone_fields(), **_settings_fields()})
         shown = dict(user_input or {})
         if CONF_CLONE_AUDIO in errors:
             # The upload was read, so it is gone: the user must pick a file anew.
@@ -594,10 +675,9 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
         title = str(user_input.get(CONF_TITLE) or "").strip()
         if not title:
             raise _FormError(CONF_TITLE, "title_required")
-        data = self._merged(_settings_data(user_input)) | {
-            CONF_CLONE_TEXT: text,
-            CONF_TITLE: title,
-        }
+        settings = _settings_data(user_input)
+        self._check_model(settings)
+        data = self._merged(settings) | {CONF_CLONE_TEXT: text, CONF_TITLE: title}
         audio = await self._async_read_clip(user_input)
         if audio is not None:
             name = f"{uuid4().hex}.bin"
@@ -634,10 +714,18 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
             return self.async_create_entry(title=title, data=data)
         subentry = self._get_reconfigure_subentry()
         old_clip = subentry.data.get(CONF_CLONE_FILE)
-        result = self.async_update_reload_and_abort(entry, subentry, data=data, title=title)
+        # The reason named, so HA shows our "voice updated" text, not its generic one.
+        result = self.async_update_reload_and_abort(
+            entry, subentry, data=data, title=title, reason="reconfigure_successful"
+        )
         if old_clip and old_clip != data.get(CONF_CLONE_FILE):
             await async_remove_clip(self.hass, old_clip)
         return result
+
+    def _check_model(self, settings: Mapping[str, Any]) -> None:
+        """Ask once about an unknown model; the voice's stored model is known to the user."""
+        if settings[CONF_MODEL] != self._current().get(CONF_MODEL):
+            _check_model(settings[CONF_MODEL], self._warned_model)
 
     def _current(self) -> Mapping[str, Any]:
         """The voice being reconfigured, or nothing when adding one."""
@@ -661,18 +749,27 @@ class AccountOptionsFlow(OptionsFlowWithReload):
     """Account-wide options; the entry reloads when they change."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Offer a warm connection and the account's parallel-session limit."""
+        """Connection, text and audio options shared by the account's voices."""
         if user_input is not None:
             return self.async_create_entry(
                 data={**user_input, CONF_MAX_SESSIONS: int(user_input[CONF_MAX_SESSIONS])}
             )
         options = self.config_entry.options
-        schema = probatio.Schema(
+        schema = _schema(
             {
-                probatio.Required(
+                vol.Required(
+                    CONF_PRECONNECT, default=options.get(CONF_PRECONNECT, True)
+                ): BooleanSelector(),
+                vol.Required(
                     CONF_KEEP_WARM, default=options.get(CONF_KEEP_WARM, False)
                 ): BooleanSelector(),
-                probatio.Required(
+                vol.Required(
+                    CONF_CLEAN_TEXT, default=options.get(CONF_CLEAN_TEXT, True)
+                ): BooleanSelector(),
+                vol.Required(
+                    CONF_FILL_SILENCE, default=options.get(CONF_FILL_SILENCE, True)
+                ): BooleanSelector(),
+                vol.Required(
                     CONF_MAX_SESSIONS, default=options.get(CONF_MAX_SESSIONS, DEFAULT_MAX_SESSIONS)
                 ): NumberSelector(
                     NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.BOX)

@@ -10,6 +10,9 @@ MANUFACTURER: Final = "Fish Audio"
 CONF_URL: Final = "url"
 CONF_KEEP_WARM: Final = "keep_warm"  # entry option: keep a live socket open ahead of need
 CONF_MAX_SESSIONS: Final = "max_sessions"  # entry option: the account's parallel-session tier
+CONF_PRECONNECT: Final = "preconnect"  # entry option: open the socket when a conversation starts
+CONF_CLEAN_TEXT: Final = "clean_text"  # entry option: drop Markdown, URLs and emoji before speech
+CONF_FILL_SILENCE: Final = "fill_silence"  # entry option: pad stalled WAV streams with silence
 SUBENTRY_TTS: Final = "tts"
 
 # Voice (subentry) settings; the keys double as tts option names.

@@ -10,6 +10,8 @@ from typing import Any
 
 from homeassistant.components.tts import (
     ATTR_PREFERRED_FORMAT,
+    ATTR_PREFERRED_SAMPLE_BYTES,
+    ATTR_PREFERRED_SAMPLE_CHANNELS,
     ATTR_PREFERRED_SAMPLE_RATE,
     ATTR_VOICE,
     TextToSpeechEntity,
@@ -26,7 +28,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
     CONF_CHUNK_LENGTH,
+    CONF_CLEAN_TEXT,
     CONF_CLONE_FILE,
+    CONF_FILL_SILENCE,
     CONF_FORMAT,
     CONF_LATENCY,
     CONF_MODEL,
@@ -53,13 +57,9 @@ from .fishaudio.errors import (
     SynthesisError,
     VoiceNotFoundError,
 )
-from .fishaudio.settings import (
-    DEFAULT_MODEL,
-    EXTENSIONS,
-    SAMPLE_RATES,
-    SynthesisSettings,
-    voice_id_from_input,
-)
+from .fishaudio.output import OutputPlan, plan_output
+from .fishaudio.settings import DEFAULT_MODEL, SynthesisSettings, voice_id_from_input
+from .fishaudio.text_clean import SpeechTextCleaner, clean_text
 from .references import async_load_references
 from .runtime import FishAudioConfigEntry, clear_credit_issue, user_error
 
@@ -75,8 +75,6 @@ OPTION_CLONE = "clone"
 # How long to wait for the first words before opening the socket anyway (seconds).
 FIRST_WORDS_GRACE = 0.05
 
-# Formats Home Assistant may ask for that we can produce without ffmpeg.
-_NATIVE_FORMATS = {"mp3": "mp3", "wav": "wav", "ogg": "opus", "opus": "opus"}
 # Formats a voice or a call may name: raw PCM has no container HA could convert from.
 _ENTITY_FORMATS = ("mp3", "wav", "opus")
 
@@ -132,6 +130,8 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         *_OPTION_FIELDS,
         ATTR_PREFERRED_FORMAT,
         ATTR_PREFERRED_SAMPLE_RATE,
+        ATTR_PREFERRED_SAMPLE_CHANNELS,
+        ATTR_PREFERRED_SAMPLE_BYTES,
     ]
 
     def __init__(
@@ -171,6 +171,17 @@ class FishAudioTTSEntity(TextToSpeechEntity):
             self._attr_default_language = self.hass.config.language
 
     @callback
+    def async_supports_streaming_input(self) -> bool:
+        """Yes; and since HA asks as a conversation starts, open the socket now.
+
+        An Assist pipeline creates its speech stream while it prepares, before the
+        wake word, speech-to-text and the agent: the handshake is hidden by them.
+        """
+        model = str((self.default_options or {}).get(CONF_MODEL) or DEFAULT_MODEL)
+        self._entry.runtime_data.client.preconnect(model)
+        return True
+
+    @callback
     def async_get_supported_voices(self, language: str) -> list[TtsVoice] | None:
         """List this voice and the account's own voices, whatever the language."""
         runtime = self._entry.runtime_data
@@ -204,20 +215,18 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         """Synthesize a whole message into one complete file."""
         if not message.strip():
             raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
-        settings = self._settings(options)
+        settings, plan = self._settings(options)
         try:
-            data = await self._entry.runtime_data.client.synthesize(settings, message)
+            data = await self._entry.runtime_data.client.synthesize(settings, self._clean(message))
         except FishAudioError as err:
             raise await self._user_error(err, settings) from err
         clear_credit_issue(self.hass, self._entry)
-        return _extension(settings, options), data
+        return plan.extension, data
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Stream: audio flows while the text is still arriving."""
-        settings = self._settings(request.options)
-        return TTSAudioResponse(
-            _extension(settings, request.options), self._stream(settings, request.message_gen)
-        )
+        settings, plan = self._settings(request.options)
+        return TTSAudioResponse(plan.extension, self._stream(settings, request.message_gen))
 
     async def _stream(
         self, settings: SynthesisSettings, text: AsyncIterable[str]
@@ -231,8 +240,14 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         try:
             done, _ = await asyncio.wait({first}, timeout=FIRST_WORDS_GRACE)
             words = _chain(first.result(), pieces) if done else _later(first, pieces)
-            async for chunk in self._entry.runtime_data.client.stream(settings, words):
-                yield chunk
+            if self._entry.options.get(CONF_CLEAN_TEXT, True):
+                words = clean_stream(words)
+            audio = self._entry.runtime_data.client.stream(
+                settings, words, fill_silence=self._entry.options.get(CONF_FILL_SILENCE, True)
+            )
+            async with contextlib.aclosing(audio):
+                async for chunk in audio:
+                    yield chunk
         except EmptyTextError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="empty_message"
@@ -246,8 +261,8 @@ class FishAudioTTSEntity(TextToSpeechEntity):
                     await first
         clear_credit_issue(self.hass, self._entry)
 
-    def _settings(self, options: Mapping[str, Any]) -> SynthesisSettings:
-        """Turn merged options into validated settings; ServiceValidationError if bad."""
+    def _settings(self, options: Mapping[str, Any]) -> tuple[SynthesisSettings, OutputPlan]:
+        """Validated settings and output plan of a call; ServiceValidationError if bad."""
         values: dict[str, Any] = {}
         try:
             for option, (name, kind) in _OPTION_FIELDS.items():
@@ -255,19 +270,27 @@ class FishAudioTTSEntity(TextToSpeechEntity):
                     values[name] = _coerce(option, options[option], kind)
             if values.get("format", "mp3") not in _ENTITY_FORMATS:
                 raise InvalidSettingError("format", values["format"], "/".join(_ENTITY_FORMATS))
-            if (preferred := options.get(ATTR_PREFERRED_FORMAT)) in _NATIVE_FORMATS:
-                values["format"] = _NATIVE_FORMATS[preferred]
+            SynthesisSettings(**values).validate()  # the stored or asked-for values first
+            plan = plan_output(
+                values.get("format", "mp3"),
+                values.get("sample_rate"),
+                preferred_format=_preference(options, ATTR_PREFERRED_FORMAT, str),
+                preferred_rate=_preference(options, ATTR_PREFERRED_SAMPLE_RATE, int),
+                preferred_channels=_preference(options, ATTR_PREFERRED_SAMPLE_CHANNELS, int),
+                preferred_width=_preference(options, ATTR_PREFERRED_SAMPLE_BYTES, int),
+            )
             values.update(self._voice(options))
-            settings = SynthesisSettings(**values)
-            if (rate := options.get(ATTR_PREFERRED_SAMPLE_RATE)) is not None:
-                settings = _with_rate(settings, rate)
-            return settings.validate()
+            values.update(format=plan.format, sample_rate=plan.sample_rate, pcm=plan.pcm)
+            return SynthesisSettings(**values).validate(), plan
         except InvalidSettingError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="invalid_option",
                 translation_placeholders={"option": err.field, "allowed": err.allowed},
             ) from err
+
+    def _clean(self, message: str) -> str:
+        return clean_text(message) if self._entry.options.get(CONF_CLEAN_TEXT, True) else message
 
     def _voice(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The voice of a call: a per-call `voice`, else the configured one or clone."""
@@ -316,26 +339,15 @@ def _coerce(option: str, value: Any, kind: type) -> Any:
         raise InvalidSettingError(option, value, kind.__name__) from err
 
 
-def _with_rate(settings: SynthesisSettings, rate: Any) -> SynthesisSettings:
-    """Use a sample rate the caller prefers when the format offers it."""
+def _preference[T: (int, str)](options: Mapping[str, Any], name: str, kind: type[T]) -> T | None:
+    """A caller's preferred value, or None when absent or unusable (a hint, not an order)."""
+    value = options.get(name)
+    if value is None:
+        return None
     try:
-        wanted = int(rate)
+        return kind(value)
     except (TypeError, ValueError):
-        return settings
-    if wanted in SAMPLE_RATES[settings.format]:
-        return settings.with_changes(sample_rate=wanted)
-    return settings
-
-
-def _extension(settings: SynthesisSettings, options: Mapping[str, Any]) -> str:
-    """The extension HA asked for when the audio is in that format (ogg is Ogg Opus).
-
-    HA converts with ffmpeg whenever the extension differs from its preferred one.
-    """
-    preferred = options.get(ATTR_PREFERRED_FORMAT)
-    if isinstance(preferred, str) and _NATIVE_FORMATS.get(preferred) == settings.format:
-        return preferred
-    return EXTENSIONS[settings.format]
+        return None
 
 
 async def _leading(pieces: AsyncIterator[str]) -> str:
@@ -346,6 +358,16 @@ async def _leading(pieces: AsyncIterator[str]) -> str:
         if piece.strip():
             return head
     raise EmptyTextError("nothing to say")
+
+
+async def clean_stream(pieces: AsyncIterable[str]) -> AsyncGenerator[str]:
+    """Text for speech: Markdown, URLs and emoji dropped across piece boundaries."""
+    cleaner = SpeechTextCleaner()
+    async for piece in pieces:
+        if cleaned := cleaner.feed(piece):
+            yield cleaned
+    if rest := cleaner.finish():
+        yield rest
 
 
 async def _chain(head: str, rest: AsyncIterator[str]) -> AsyncGenerator[str]:

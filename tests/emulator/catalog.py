@@ -109,7 +109,9 @@ def model_entity(voice: Voice) -> dict[str, Any]:
         "title": voice.title,
         "description": voice.description,
         "cover_image": voice.cover_image,
-        "train_mode": "full",
+        # openapi.json: POST /model accepts only the constant "fast", so every voice
+        # the service holds says "fast" (and Fish's SDK parses nothing else).
+        "train_mode": "fast",
         "state": "trained",
         "tags": list(voice.tags),
         "samples": [],

@@ -15,7 +15,9 @@ appended as-is; the whole buffer becomes a segment when it reaches
 ``chunk_length`` characters, on ``flush`` (when not empty) and on ``stop``.
 A violation answers ``finish`` (reason error, message = what was wrong) and
 closes with 1000; so does an unknown ``reference_id`` (recorded in
-``SessionRecord.errors``, not as a violation). All closes are made by the
+``SessionRecord.errors``, not as a violation). A value outside the spec that
+Fish's own SDK sends (spec.TOLERATED) is accepted and recorded in
+``SessionRecord.deviations``. All closes are made by the
 reading task so that the client gets a full close handshake.
 """
 
@@ -149,6 +151,7 @@ class LiveSession:
         self.next_audio_at = 0.0
         self.loop = asyncio.get_running_loop()
         self.close_request: asyncio.Future[int] = self.loop.create_future()
+        self.close_message = b""  # the reason sent with a fault's close
 
     def _kind(self, kind: str) -> bool:
         """Whether this session's fault is of ``kind``."""
@@ -183,7 +186,7 @@ class LiveSession:
             if message is not None and not await self._on_message(message):
                 return
             if self.close_request.done():
-                await self.ws.close(code=self.close_request.result())
+                await self.ws.close(code=self.close_request.result(), message=self.close_message)
 
     async def _next_message(self) -> WSMessage | None:
         """The next message from the client, or None when a close was requested first."""
@@ -222,7 +225,7 @@ class LiveSession:
         if asyncio.current_task() is self.worker:
             self._request_close(code)
         else:
-            await self.ws.close(code=code)
+            await self.ws.close(code=code, message=self.close_message)
 
     async def shutdown(self) -> None:
         """Close the socket because the emulator stops (1001 going away)."""
@@ -261,7 +264,8 @@ class LiveSession:
 
     async def _on_start(self, event: dict[str, Any]) -> None:
         """Validate the request, check the voices, start the worker, apply after_start."""
-        check_start(event)
+        for deviation in check_start(event):
+            self.state.deviation(self.record, f"start request: {deviation}")
         request: dict[str, Any] = event["request"]
         self.record.request = request
         self.record.debug = event.get("debug") is True
@@ -428,6 +432,7 @@ class LiveSession:
             await self._finish("error", fault.message)
             await self._close()
         else:
+            self.close_message = (fault.message or "").encode()
             await self._close(fault.close_code)
 
     async def _stop_worker(self) -> BaseException | None:

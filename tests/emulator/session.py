@@ -32,7 +32,8 @@ class SessionRecord:
 
     ``status`` is the HTTP status of the handshake answer: 101 when the socket
     was opened, 402 for missing credit, or a ``handshake_status`` fault's
-    status (such records are closed from the start). Times are ``loop.time()``
+    status (such records are closed from the start). ``deviations`` are
+    departures from the spec that the real service accepts (see spec.TOLERATED). Times are ``loop.time()``
     values: ``connected_at`` when the handshake was answered, ``started_at``
     when the start event arrived.
     """
@@ -48,6 +49,7 @@ class SessionRecord:
     stopped: bool = False
     frames_sent: list[dict[str, Any]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    deviations: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     finish_reason: str | None = None
     closed: bool = False

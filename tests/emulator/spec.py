@@ -5,6 +5,10 @@ only, ``start`` first and once, ``text``/``flush`` in between, ``stop`` last,
 no unknown keys, and a start ``request`` matching WebSocketTTSRequest. The
 real service is more lenient in places (it coerces types); the emulator is
 strict on purpose so that tests catch client mistakes.
+
+One exception: what Fish's official SDK sends, the real service evidently
+accepts (its own users run it). Such values are listed in ``TOLERATED``: they
+are accepted and recorded as deviations from the spec, never as violations.
 """
 
 from __future__ import annotations
@@ -62,8 +66,11 @@ def check_event(value: object) -> dict[str, Any]:
     return value
 
 
-def check_start(event: dict[str, Any]) -> None:
-    """``request`` is required and validated; ``debug`` must be a bool when present."""
+def check_start(event: dict[str, Any]) -> list[str]:
+    """``request`` is required and validated; ``debug`` must be a bool when present.
+
+    Returns the request's deviations from the spec that the service tolerates.
+    """
     if "request" not in event:
         raise SpecViolationError("'start' event without 'request'")
     if "debug" in event and not isinstance(event["debug"], bool):
@@ -71,6 +78,7 @@ def check_start(event: dict[str, Any]) -> None:
     problem = request_problem(event["request"])
     if problem:
         raise SpecViolationError(f"invalid start request: {problem}")
+    return request_deviations(event["request"])
 
 
 class EventOrder:
@@ -105,10 +113,26 @@ def request_problem(request: object) -> str | None:
     if "text" not in request:
         return "'text' is required"
     for name, value in request.items():
-        problem = FIELD_CHECKS[name](value)
+        problem = None if _tolerated(name, value) else FIELD_CHECKS[name](value)
         if problem:
             return f"{name}: {problem}"
     return _sample_rate_problem(request)
+
+
+def request_deviations(request: dict[str, Any]) -> list[str]:
+    """Values of a valid request that break the spec but that the service accepts."""
+    return [
+        f"{name}: {request[name]!r} {TOLERATED[name][1]}"
+        for name in TOLERATED
+        if name in request and _tolerated(name, request[name])
+    ]
+
+
+def _tolerated(name: str, value: object) -> bool:
+    """Whether ``value`` of field ``name`` is a known, accepted deviation."""
+    if name not in TOLERATED or isinstance(value, bool):
+        return False
+    return value in TOLERATED[name][0]
 
 
 def _sample_rate_problem(request: dict[str, Any]) -> str | None:
@@ -264,6 +288,16 @@ FIELD_CHECKS: Final[dict[str, Checker]] = {
     "mp3_bitrate": one_of(64, 128, 192),
     "opus_bitrate": one_of(-1000, 24000, 32000, 48000, 64000),
     "latency": one_of("low", "normal", "balanced"),
+}
+
+
+# Field -> (values outside the spec that Fish's SDK sends, why they are accepted).
+TOLERATED: Final[dict[str, tuple[frozenset[object], str]]] = {
+    # fish-audio-sdk 1.3.0 sends opus_bitrate 32 in every start, whatever the format.
+    "opus_bitrate": (
+        frozenset({24, 32, 48, 64}),
+        "(kbit/s, as Fish's SDK sends it; the spec lists bit/s: -1000, 24000, 32000, 48000, 64000)",
+    ),
 }
 
 

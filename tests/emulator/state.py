@@ -39,6 +39,7 @@ class EmulatorState:
         self.sessions: list[SessionRecord] = []
         self.handshakes = 0
         self.violations: list[str] = []
+        self.deviations: list[str] = []
         self.rest_calls: list[str] = []
         self.live: set[OpenSession] = set()
         self.handlers: set[asyncio.Task[Any]] = set()
@@ -70,6 +71,12 @@ class EmulatorState:
         if record is not None:
             record.violations.append(message)
         self.violations.append(message)
+        self.changed()
+
+    def deviation(self, record: SessionRecord, message: str) -> None:
+        """Record a departure from the spec that the real service accepts (not a violation)."""
+        record.deviations.append(message)
+        self.deviations.append(message)
         self.changed()
 
     def session_opened(self, record: SessionRecord) -> None:

@@ -1,4 +1,11 @@
-"""The Fish Audio client: REST calls and live sessions, with a per-account cap."""
+"""The Fish Audio client: REST calls and live sessions, with a per-account cap.
+
+Each live session is driven by a task of its own, which owns the session slot
+and the socket from start to end: they are freed when the session ends, however
+the reader of its audio behaves. A reader that stops reading (Home Assistant
+keeps a failed stream's generator around for minutes) costs at most
+`Timeouts.consumer_idle` seconds of a slot.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +18,22 @@ import time
 
 import aiohttp
 
-from .errors import CannotConnectError, ConnectTimeoutError, FishAudioError, RateLimitError
+from .errors import (
+    CannotConnectError,
+    ConnectTimeoutError,
+    FishAudioError,
+    RateLimitError,
+    ServerError,
+)
 from .live import LiveSession, SessionStats, Timeouts, connect
+from .pcm import convert_pcm, keep_flowing, silence_byte
 from .rest import RestApi
 from .settings import DEFAULT_MODEL, SynthesisSettings
+from .slots import SessionSlots
+from .standby import DEFAULT_TTL, Standby, WarmConnection
 from .text_policy import FlushPolicy
 from .urls import DEFAULT_URL, live_url
-from .warm import WarmConnection, WarmSocket
-from .wav import wav_file
+from .wav import WAV_HEADER_SIZE, shape_header, wav_file
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -26,6 +41,10 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_MAX_SESSIONS = 5
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 MAX_RETRY_AFTER = 5.0
+# How long an always-ready socket (keep_warm) stays open before it is replaced.
+KEEP_WARM_MAX_AGE = 45.0
+
+type _Item = bytes | BaseException | None
 
 
 class FishAudioClient:
@@ -43,6 +62,8 @@ class FishAudioClient:
         retry_delays: tuple[float, ...] | None = None,
         history: int = 20,
         keep_warm: bool = False,
+        preconnect: bool = True,
+        standby_ttl: float | None = None,
     ) -> None:
         """Set up; nothing is contacted until a method is called."""
         self._http = http
@@ -51,52 +72,107 @@ class FishAudioClient:
         self.rest = RestApi(http, self.base_url, api_key)
         self.timeouts = timeouts or Timeouts()
         self.policy = policy or FlushPolicy()
-        self._slots = asyncio.Semaphore(max_sessions)
+        self.slots = SessionSlots(max_sessions)
         self._retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
-        self._active: set[LiveSession] = set()
+        self._runs: set[_SessionRun] = set()
         self.recent: deque[SessionStats] = deque(maxlen=history)
-        self.waiting = 0
         self._closed = False
-        self.warm: WarmSocket | None = None
-        if keep_warm:
-            self.warm = WarmSocket(self._connect, self._slots, DEFAULT_MODEL)
+        self.keep_warm = keep_warm
+        self.preconnect_enabled = preconnect or keep_warm
+        ttl = standby_ttl or (KEEP_WARM_MAX_AGE if keep_warm else DEFAULT_TTL)
+        self.standby = Standby(self._connect, self.slots, ttl=ttl, keep=keep_warm)
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a session slot."""
+        return self.slots.waiting
+
+    @property
+    def active_sessions(self) -> int:
+        """Live sessions under way right now."""
+        return len(self._runs)
 
     def start_warm(self, model: str | None = None) -> None:
-        """Open the first warm socket (keep_warm only), for the model voices use."""
-        if self.warm is not None:
-            self.warm.refill(model)
+        """Open the always-ready socket (keep_warm only), for the model voices use."""
+        if self.keep_warm and not self._closed:
+            self.standby.open(model or DEFAULT_MODEL)
+
+    def preconnect(self, model: str) -> bool:
+        """A request for `model` is coming: open its socket now if a slot is free.
+
+        Never waits and never fails; True if a socket started opening.
+        """
+        if not self.preconnect_enabled or self._closed:
+            return False
+        return self.standby.open(model)
 
     async def aclose(self) -> None:
-        """End open sessions quietly and stop the warm socket."""
+        """End open sessions quietly and close standby sockets."""
         self._closed = True  # requests still waiting for a slot must not open one
+        runs = list(self._runs)
         self.cancel_all()
-        if self.warm is not None:
-            await self.warm.aclose()
+        await self.standby.aclose()
+        tasks = {run.task for run in runs if run.task is not None}
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def cancel_all(self) -> None:
+        """End every session now (the integration is unloading): readers get an error."""
+        for run in list(self._runs):
+            run.stop(CannotConnectError("session closed: the integration is unloading"))
 
     async def _connect(self, model: str) -> aiohttp.ClientWebSocketResponse:
         try:
             async with asyncio.timeout(self.timeouts.connect):
                 return await connect(self._http, live_url(self.base_url), self._api_key, model)
         except TimeoutError as err:
-            raise ConnectTimeoutError("timed out opening a warm socket") from err
-
-    @property
-    def active_sessions(self) -> int:
-        """Live sessions open right now."""
-        return len(self._active)
+            raise ConnectTimeoutError("timed out opening a standby socket") from err
 
     async def stream(
-        self, settings: SynthesisSettings, text: AsyncIterable[str]
+        self,
+        settings: SynthesisSettings,
+        text: AsyncIterable[str],
+        *,
+        fill_silence: bool = False,
     ) -> AsyncGenerator[bytes]:
         """Synthesize streamed text, yielding audio as it comes.
 
-        Waits for a free session slot rather than letting the server answer 429,
-        and retries a 429 handshake with backoff before giving up.
+        WAV is framed here: a streaming header, then Fish's PCM converted to the
+        delivered shape; with `fill_silence`, a stalled WAV stream is padded with
+        silence so players do not starve. Waits for a free session slot rather
+        than letting the server answer 429, and retries a 429 or 5xx handshake.
         """
         settings.validate()
-        warm = await self._take_warm(settings.model)
-        if warm is None:
-            await self._acquire_slot()
+        if self._closed:
+            raise CannotConnectError("client closed: the integration is unloading or stopping")
+        audio = self._session(settings, text)
+        if settings.format == "wav":
+            shape = settings.delivered_shape
+            yield shape_header(shape)
+            audio = convert_pcm(audio, settings.source_shape, shape)
+            if fill_silence:
+                audio = keep_flowing(
+                    audio,
+                    byte_rate=shape.rate * shape.channels * shape.width,
+                    frame_bytes=shape.channels * shape.width,
+                    idle_limit=self.timeouts.text_idle,
+                    silence=silence_byte(shape),
+                )
+        async with contextlib.aclosing(audio):
+            async for chunk in audio:
+                yield chunk
+
+    async def synthesize(self, settings: SynthesisSettings, text: str) -> bytes:
+        """Synthesize a whole message into one complete file."""
+        data = b"".join([chunk async for chunk in self.stream(settings, _once(text))])
+        if settings.format == "wav":
+            return wav_file(data[WAV_HEADER_SIZE:], settings.delivered_shape)
+        return data
+
+    def _session(
+        self, settings: SynthesisSettings, text: AsyncIterable[str]
+    ) -> AsyncGenerator[bytes]:
+        """Start a session's driving task; return the reader of its audio."""
         session = LiveSession(
             self._http,
             live_url(self.base_url),
@@ -105,85 +181,167 @@ class FishAudioClient:
             timeouts=self.timeouts,
             policy=self.policy,
         )
-        self._active.add(session)
-        try:
-            if self._closed:
-                if warm is not None:
-                    await warm.aclose()
-                raise CannotConnectError("client closed: the integration is unloading or stopping")
-            await self._open(session, warm)
-            # Closed here, not by the garbage collector, when the caller stops early.
-            async with contextlib.aclosing(session.stream(text)) as audio:
-                async for chunk in audio:
-                    yield chunk
-        except FishAudioError as err:
-            session.stats.error = err.kind
-            raise
-        finally:
-            try:
-                await session.aclose()
-            finally:
-                # Even if cleanup itself is cancelled, the slot must come back.
-                self._active.discard(session)
-                self._slots.release()
-                session.stats.ended = session.stats.ended or time.monotonic()
-                self.recent.append(session.stats)
-                if self.warm is not None:
-                    self.warm.refill(settings.model)
+        run = _SessionRun(settings, session.stats, self.timeouts.consumer_idle)
+        self._runs.add(run)
+        run.task = asyncio.create_task(self._drive(run, session, text), name="fish_audio_live")
+        return run.audio()
 
-    async def synthesize(self, settings: SynthesisSettings, text: str) -> bytes:
-        """Synthesize a whole message into one complete file."""
-        if settings.format == "wav":
-            pcm = await self._collect(settings.with_changes(format="pcm"), text)
-            return wav_file(pcm, settings.effective_sample_rate)
-        return await self._collect(settings, text)
-
-    def cancel_all(self) -> None:
-        """End every open session quietly (the integration is unloading)."""
-        for session in self._active:
-            session.cancel()
-
-    async def _collect(self, settings: SynthesisSettings, text: str) -> bytes:
-        chunks = [chunk async for chunk in self.stream(settings, _once(text))]
-        return b"".join(chunks)
-
-    async def _take_warm(self, model: str) -> WarmConnection | None:
-        """Use the warm socket; or free its slot if this request would otherwise wait."""
-        if self.warm is None:
-            return None
-        warm = await self.warm.take(model)
-        if warm is None and (self._slots.locked() or self.warm.model != model):
-            # Free the slot for this request, and warm up for the model now in use.
-            await self.warm.release()
-        return warm
-
-    async def _acquire_slot(self) -> None:
-        self.waiting += 1
+    async def _acquire(self, model: str) -> WarmConnection | None:
+        """Take a session slot (and the standby socket for `model`, if there is one)."""
+        owned, conn = await self.standby.take(model)
+        if owned:
+            return conn
+        if self.slots.free == 0:
+            # A real request takes precedence over an idle standby socket.
+            self.standby.release_one()
         try:
             async with asyncio.timeout(self.timeouts.slot_wait):
-                await self._slots.acquire()
+                await self.slots.acquire()
         except TimeoutError as err:
             raise RateLimitError("every parallel session stayed busy", status=None) from err
-        finally:
-            self.waiting -= 1
+        if self._closed:
+            self.slots.release()
+            raise CannotConnectError("client closed: the integration is unloading or stopping")
+        return None
 
-    async def _open(self, session: LiveSession, warm: WarmConnection | None) -> None:
-        """Open the socket, retrying 429 answers within a bound."""
-        for delay in (*self._retry_delays, None):
+    async def _open(self, session: LiveSession, conn: WarmConnection | None) -> None:
+        """Open the socket: 429 is retried with backoff, a 5xx once, a dead standby at once."""
+        delays = iter(self._retry_delays)
+        server_retried = False
+        while True:
             try:
-                if warm is not None:
-                    await session.open(warm.ws, warm.pending)
+                if conn is not None:
+                    await session.open(conn.ws, conn.pending)
                 else:
                     await session.open()
+            except CannotConnectError:
+                if conn is None:
+                    raise
+                _LOGGER.debug("Standby socket was dead; connecting afresh")
+                await conn.aclose()
+                conn = None
+                continue
             except RateLimitError as err:
-                warm = None
+                delay = next(delays, None)
                 if delay is None:
                     raise
                 wait = min(err.retry_after or delay, MAX_RETRY_AFTER)
-                _LOGGER.debug("Rate limited by Fish Audio; retrying in %.1f s", wait)
-                await asyncio.sleep(wait)
+            except ServerError as err:
+                if server_retried or not self._retry_delays:
+                    raise
+                server_retried = True
+                wait = self._retry_delays[0]
+                _LOGGER.debug("Fish Audio server error at the handshake (%s)", err.message)
             else:
                 return
+            conn = None
+            _LOGGER.debug("Fish Audio refused the session for now; retrying in %.1f s", wait)
+            await asyncio.sleep(wait)
+
+    async def _drive(
+        self, run: _SessionRun, session: LiveSession, text: AsyncIterable[str]
+    ) -> None:
+        """Own one session's slot and socket from start to end, feeding `run`."""
+        try:
+            conn = await self._acquire(run.settings.model)
+            try:
+                await self._open(session, conn)
+                async for chunk in session.stream(text):
+                    run.put(chunk)
+                run.put(None)
+            finally:
+                try:
+                    await session.aclose()
+                finally:
+                    self.slots.release()  # even when the close itself is cancelled
+        except asyncio.CancelledError:
+            session.stats.error = session.stats.error or "aborted"
+            run.put(run.stop_error or CannotConnectError("session cancelled"))
+            raise
+        except FishAudioError as err:
+            session.stats.error = err.kind
+            run.put(err)
+        except Exception as err:  # noqa: BLE001 - handed to the reader, which raises it
+            run.put(err)
+        finally:
+            run.finished()
+            self._ended(run)
+
+    def _ended(self, run: _SessionRun) -> None:
+        self._runs.discard(run)
+        run.stats.ended = run.stats.ended or time.monotonic()
+        self.recent.append(run.stats)
+        if self.keep_warm and not self._closed:
+            self.standby.open(run.settings.model)
+
+
+class _SessionRun:
+    """The mailbox between a session's driving task and the reader of its audio.
+
+    The task runs the session to its end whether or not anyone reads; audio left
+    unread for `consumer_idle` seconds means the reader is gone, and the session
+    ends early.
+    """
+
+    def __init__(self, settings: SynthesisSettings, stats: SessionStats, consumer_idle: float):
+        self.settings = settings
+        self.stats = stats
+        self._consumer_idle = consumer_idle
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._unread_timer: asyncio.TimerHandle | None = None
+        self.stop_error: FishAudioError | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def stop(self, error: FishAudioError) -> None:
+        """End the session early; the reader, if any, gets `error`."""
+        if self.task is not None and not self.task.done() and self.stop_error is None:
+            self.stop_error = error
+            self.task.cancel()
+
+    async def audio(self) -> AsyncGenerator[bytes]:
+        """The session's audio, then its error if it failed."""
+        try:
+            while True:
+                item = await self.queue.get()
+                self._on_read()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.stop(CannotConnectError("the reader stopped"))
+            if self.task is not None:
+                await asyncio.wait({self.task})
+
+    def put(self, item: _Item) -> None:
+        """Queue audio (arming the unread bound), the end (None) or an error."""
+        self.queue.put_nowait(item)
+        if isinstance(item, bytes) and self._unread_timer is None:
+            self._arm()
+
+    def finished(self) -> None:
+        """The task is over: nothing is left to bound."""
+        self._disarm()
+
+    def _on_read(self) -> None:
+        self._disarm()
+        if not self.queue.empty() and self.task is not None and not self.task.done():
+            self._arm()
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._unread_timer = loop.call_later(self._consumer_idle, self._reader_gone)
+
+    def _disarm(self) -> None:
+        if self._unread_timer is not None:
+            self._unread_timer.cancel()
+            self._unread_timer = None
+
+    def _reader_gone(self) -> None:
+        self._unread_timer = None
+        _LOGGER.debug("Nobody read the audio for a while; ending the live session")
+        self.stop(CannotConnectError("nobody read the audio"))
 
 
 async def _once(text: str) -> AsyncIterator[str]:

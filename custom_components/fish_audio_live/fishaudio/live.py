@@ -30,7 +30,6 @@ from .errors import (
 )
 from .settings import SynthesisSettings
 from .text_policy import FLUSH, FlushPolicy, TextPlanner
-from .wav import wav_header
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +53,9 @@ class Timeouts:
     text_idle: float = 120.0
     # Longest wait for one of the account's parallel-session slots.
     slot_wait: float = 60.0
+    # Audio left unread this long means its reader is gone (Home Assistant keeps
+    # a failed stream's generator for minutes): the session ends, its slot freed.
+    consumer_idle: float = 5.0
 
 
 @dataclass(slots=True)
@@ -128,27 +130,22 @@ class LiveSession:
         self._owed_since: float | None = None
         self._stop_sent_at: float | None = None
         self._last_audio_at: float | None = None
-        self._cancelled = False
-        self._closing: asyncio.Future[bool] | None = None
+        self._close_reason = ""
         self._pending: asyncio.Future[aiohttp.WSMessage] | None = None
         self.stats = SessionStats(model=settings.model, format=settings.format)
 
     async def stream(self, text: AsyncIterable[str]) -> AsyncGenerator[bytes]:
-        """Open the socket (unless `open()` did), then yield audio while `text` is fed."""
+        """Open the socket (unless `open()` did), then yield audio while `text` is fed.
+
+        The audio is the server's, as it arrives (raw PCM for WAV: framing is the
+        caller's). Cancelling the task that reads it ends the session.
+        """
         try:
             if self._ws is None:
                 await self.open()
-            if self._cancelled:
-                raise _cancelled_error()  # cancel() came during the handshake: nothing sent
-            if self.settings.format == "wav":
-                yield wav_header(self.settings.effective_sample_rate, None)
             self._writer = asyncio.create_task(self._feed(text), name="fish_audio_live_writer")
-            with contextlib.suppress(_CancelledOnPurposeError):
-                async for chunk in self._receive():
-                    yield chunk
-            if self._cancelled:
-                # An error, not a quiet end: Home Assistant would cache the cut clip as whole.
-                raise _cancelled_error()
+            async for chunk in self._receive():
+                yield chunk
             if self._writer_error is not None:
                 raise self._writer_error
         except FishAudioError as err:
@@ -172,21 +169,12 @@ class LiveSession:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self._timeouts.close):
                     await self._ws.close()
-        if self._closing is not None:
-            with contextlib.suppress(Exception):
-                await self._closing
         if self._pending is not None:
-            # A warm socket's receive that was never read: it ended with the close.
+            # A standby socket's receive that was never read: it ended with the close.
             pending, self._pending = self._pending, None
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pending
-
-    def cancel(self) -> None:
-        """End the session (integration unloading): the stream fails without an error log."""
-        self._cancelled = True
-        if self._ws is not None and not self._ws.closed:
-            self._closing = asyncio.ensure_future(self._ws.close())
 
     async def open(
         self,
@@ -349,13 +337,17 @@ class LiveSession:
             raise SynthesisError("server finished before the text was complete")
 
     def _on_closed(self, message: aiohttp.WSMessage) -> None:
-        if self._cancelled:
-            raise _CancelledOnPurposeError
         if self._writer_error is not None:
             raise self._writer_error
-        raise CannotConnectError(
-            f"connection closed before finish ({message.type.name}, code {self._close_code()})"
-        )
+        if message.type is aiohttp.WSMsgType.CLOSE and isinstance(message.extra, str):
+            self._close_reason = message.extra
+        if message.type is aiohttp.WSMsgType.CLOSE and message.data != 1000:
+            code = message.data
+        else:
+            code = self._close_code()
+        reason = f": {self._close_reason}" if self._close_reason else ""
+        _LOGGER.debug("Live socket closed before finish, code %s%s", code, reason)
+        raise CannotConnectError(f"connection closed before finish (code {code}{reason})")
 
     def _close_code(self) -> int | None:
         return None if self._ws is None else self._ws.close_code
@@ -383,14 +375,6 @@ async def connect(
     except (aiohttp.ClientError, OSError) as err:
         raise CannotConnectError(f"cannot connect: {type(err).__name__}") from err
     raise refused
-
-
-class _CancelledOnPurposeError(Exception):
-    """Internal: the session was cancelled on purpose."""
-
-
-def _cancelled_error() -> CannotConnectError:
-    return CannotConnectError("session closed: the integration is unloading or stopping")
 
 
 def _retry_after(err: aiohttp.WSServerHandshakeError) -> float | None:

@@ -41,6 +41,13 @@ class Voice:
     state: str = "trained"
     visibility: str = "public"
     task_count: int = 0
+    type: str = "tts"  # "svc" models convert voices and cannot speak text
+    description: str = ""
+
+    @property
+    def can_speak(self) -> bool:
+        """Tell whether the voice can be used for text to speech now."""
+        return self.type == "tts" and self.state == "trained"
 
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> Voice:
@@ -55,6 +62,8 @@ class Voice:
                 state=str(entity.get("state", "trained")),
                 visibility=str(entity.get("visibility", "public")),
                 task_count=int(entity.get("task_count") or 0),
+                type=str(entity.get("type", "tts")),
+                description=str(entity.get("description") or ""),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise InvalidResponseError("unexpected voice record") from err

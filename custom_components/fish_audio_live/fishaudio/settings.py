@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from .errors import InvalidSettingError
+from .wav import PcmShape
 
 MODELS = ("s2.1-pro", "s2.1-pro-free", "s2-pro", "s1", "s1-mini", "speech-1.6", "speech-1.5")
 DEFAULT_MODEL = "s2.1-pro"
@@ -69,6 +70,8 @@ class SynthesisSettings:
     temperature: float = 0.7
     top_p: float = 0.7
     normalize: bool = True
+    # WAV only: the PCM delivered, when it differs from Fish's (resampled here).
+    pcm: PcmShape | None = None
 
     @property
     def wire_format(self) -> str:
@@ -77,8 +80,18 @@ class SynthesisSettings:
 
     @property
     def effective_sample_rate(self) -> int:
-        """Sample rate the audio will have."""
+        """Sample rate Fish sends."""
         return self.sample_rate or DEFAULT_SAMPLE_RATE[self.format]
+
+    @property
+    def source_shape(self) -> PcmShape:
+        """Shape of the PCM Fish sends for WAV: mono 16-bit."""
+        return PcmShape(self.effective_sample_rate)
+
+    @property
+    def delivered_shape(self) -> PcmShape:
+        """Shape of the PCM delivered for WAV."""
+        return self.pcm or self.source_shape
 
     def with_changes(self, **changes: Any) -> SynthesisSettings:
         """Copy with some settings changed."""

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import struct
 
 # Unknown length: the largest 32-bit sizes, which decoders read as "until the end".
 STREAMING_SIZE = 0xFFFFFFFF
-_HEADER_SIZE = 44
+WAV_HEADER_SIZE = 44
+
+
+@dataclass(frozen=True, slots=True)
+class PcmShape:
+    """Shape of PCM audio: rate, channels and bytes per sample (8-bit is unsigned)."""
+
+    rate: int
+    channels: int = 1
+    width: int = 2
 
 
 def wav_header(
@@ -16,7 +26,7 @@ def wav_header(
     if data_size is None:
         riff_size = data_size_field = STREAMING_SIZE
     else:
-        riff_size = _HEADER_SIZE - 8 + data_size
+        riff_size = WAV_HEADER_SIZE - 8 + data_size
         data_size_field = data_size
     byte_rate = sample_rate * channels * sample_width
     return b"".join(
@@ -38,6 +48,11 @@ def wav_header(
     )
 
 
-def wav_file(pcm: bytes, sample_rate: int) -> bytes:
+def shape_header(shape: PcmShape, data_size: int | None = None) -> bytes:
+    """The WAV header for PCM of `shape`; streaming when `data_size` is None."""
+    return wav_header(shape.rate, data_size, channels=shape.channels, sample_width=shape.width)
+
+
+def wav_file(pcm: bytes, shape: PcmShape) -> bytes:
     """Wrap a complete PCM buffer into a WAV file with exact sizes."""
-    return wav_header(sample_rate, len(pcm)) + pcm
+    return shape_header(shape, len(pcm)) + pcm

@@ -18,9 +18,9 @@ from pathlib import Path
 import sys
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from tests.emulator import FishEmulator, LatencyModel, SessionRecord
+
+ROOT = Path(__file__).resolve().parent.parent  # the child runs `-m bench.emulator` from here
 
 SENTENCE_ENDS = ".!?…;:"
 
@@ -86,7 +86,7 @@ def main() -> None:
 
 
 class Emulator:
-    """The Fish Audio emulator in a subprocess (scripts/bench_emulator.py)."""
+    """The Fish Audio emulator in a subprocess (bench/emulator.py)."""
 
     def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
         """Wrap a started process."""
@@ -99,10 +99,12 @@ class Emulator:
         config = json.dumps({"latency": latency, "api_keys": api_keys})
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            str(Path(__file__).resolve()),
+            "-m",
+            "bench.emulator",
             config,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
         )
         emulator = cls(process, "")
         emulator.url = (await emulator._receive())["url"]

@@ -11,9 +11,10 @@ import platform
 import statistics
 from typing import Any
 
-import bench_chart
-from bench_scenarios import S2_TEXT, Sample, Settings
 from homeassistant import const as ha_const
+
+from bench import chart as bench_chart
+from bench.scenarios import Sample, Settings
 
 
 class LogTally(logging.Handler):
@@ -363,23 +364,6 @@ def sweep_lines(sweep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_chart(path: Path, results: Results, settings: Settings) -> None:
-    """S2 TTFA per strategy, with the (d) + handshake line."""
-    s2 = results.scenarios["S2"]
-    bars = [
-        bench_chart.Bar(f"({key})", entry["ttfa_ms"]["p50"] or 0, entry["ttfa_ms"]["p95"] or 0)
-        for key, entry in s2.items()
-    ]
-    d = s2.get("d", {}).get("ttfa_ms", {}).get("p50")
-    bench_chart.write_chart(
-        path,
-        bars,
-        f"S2 ASSIST STREAM: TTFA (MS), {settings.runs} RUNS",
-        limit=None if d is None else d + settings.handshake_s * 1000,
-        limit_label="(D) + HANDSHAKE",
-        subtitle=(
-            f"EMULATOR: HANDSHAKE {settings.handshake_s * 1000:g} MS, FIRST AUDIO "
-            f"{settings.first_audio_s * 1000:g} MS, RTF {settings.rtf:g}; "
-            f"{len(S2_TEXT)} CHARS AT {settings.tokens_per_s:g} DELTAS/S. LOWER IS BETTER."
-        ),
-    )
+def write_chart(path: Path, document: dict[str, Any]) -> None:
+    """S2 TTFA per strategy (docs/bench-s2.png), drawn from the JSON document."""
+    bench_chart.write_s2_chart(path, document)

@@ -35,12 +35,17 @@ import tracemalloc
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# ha_boot is shared with scripts/speak; it also puts the repo root on sys.path.
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_emulator import Emulator  # noqa: E402
-import bench_ha  # noqa: E402
-import bench_report as report  # noqa: E402
-from bench_scenarios import (  # noqa: E402
+import ha_boot  # noqa: E402
+from homeassistant.components import tts  # noqa: E402
+from homeassistant.components.tts.entity import TTSAudioRequest  # noqa: E402
+from homeassistant.core import HomeAssistant  # noqa: E402
+
+from bench import ha as bench_ha, report  # noqa: E402
+from bench.emulator import Emulator  # noqa: E402
+from bench.scenarios import (  # noqa: E402
     MP3,
     MP3_BYTES_PER_S,
     S2_TEXT,
@@ -57,11 +62,6 @@ from bench_scenarios import (  # noqa: E402
     s2_run,
     s3_burst,
 )
-import ha_boot  # noqa: E402
-from homeassistant.components import tts  # noqa: E402
-from homeassistant.components.tts.entity import TTSAudioRequest  # noqa: E402
-from homeassistant.core import HomeAssistant  # noqa: E402
-
 from custom_components.fish_audio_live.const import CONF_MAX_SESSIONS  # noqa: E402
 from custom_components.fish_audio_live.fishaudio.text_policy import FlushPolicy  # noqa: E402
 
@@ -71,7 +71,7 @@ S3_TIER_SESSIONS = 20  # a plan on Fish's 15- or 50-session tier, set in the ent
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]:
     """Command line: settings, JSON path, chart path."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter long stream")
     parser.add_argument("--runs", type=int, help="runs per scenario (default 20, quick 2)")
     parser.add_argument(
@@ -509,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["duration_s"] = duration
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    report.write_chart(chart_path, results, settings)
+    report.write_chart(chart_path, result)
     print(f"wrote {json_path} and {chart_path}")
     return 0
 
@@ -523,7 +523,3 @@ def _settings_dict(settings: Settings) -> dict[str, Any]:
     values["s1_text"] = s1_text(0)
     values["s2_text"] = S2_TEXT
     return values
-
-
-if __name__ == "__main__":
-    sys.exit(main())

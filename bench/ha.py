@@ -34,7 +34,7 @@ from custom_components.fish_audio_live.const import (
     DOMAIN,
 )
 from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
-from custom_components.fish_audio_live.fishaudio.settings import EXTENSIONS, SynthesisSettings
+from custom_components.fish_audio_live.fishaudio.settings import SynthesisSettings
 from custom_components.fish_audio_live.fishaudio.text_policy import FlushPolicy
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 
@@ -126,10 +126,8 @@ class CollectThenSynthesize(_Variant):
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Join all text before opening anything."""
-        settings = self._settings(request.options)
-        return TTSAudioResponse(
-            EXTENSIONS[settings.format], self._collect(settings, request.message_gen)
-        )
+        settings, plan = self._settings(request.options)
+        return TTSAudioResponse(plan.extension, self._collect(settings, request.message_gen))
 
     async def _collect(
         self, settings: SynthesisSettings, text: AsyncIterable[str]
@@ -146,10 +144,8 @@ class NaivePassThrough(_Variant):
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Connect lazily: only once the first text is there."""
-        settings = self._settings(request.options)
-        return TTSAudioResponse(
-            EXTENSIONS[settings.format], self._lazy(settings, request.message_gen)
-        )
+        settings, plan = self._settings(request.options)
+        return TTSAudioResponse(plan.extension, self._lazy(settings, request.message_gen))
 
     async def _lazy(
         self, settings: SynthesisSettings, text: AsyncIterable[str]
@@ -197,10 +193,8 @@ class PolicyVariant(_Variant):
 
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """As shipped: open at once, feed text while audio flows."""
-        settings = self._settings(request.options)
-        return TTSAudioResponse(
-            EXTENSIONS[settings.format], self._stream_now(settings, request.message_gen)
-        )
+        settings, plan = self._settings(request.options)
+        return TTSAudioResponse(plan.extension, self._stream_now(settings, request.message_gen))
 
     async def _stream_now(
         self, settings: SynthesisSettings, text: AsyncIterable[str]

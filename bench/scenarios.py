@@ -16,10 +16,10 @@ import re
 import time
 from typing import Any
 
-import bench_ha
 from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 
+from bench import ha as bench_ha
 from custom_components.fish_audio_live.fishaudio.client import FishAudioClient
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 
