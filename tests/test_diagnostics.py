@@ -37,9 +37,10 @@ async def test_diagnostics(
     hass_client: ClientSessionGenerator,
 ) -> None:
     audio = await _say(hass, SECRET_SENTENCE)
-    emulator.add_fault(Fault(kind="handshake_status", status=500))
+    emulator.add_fault(Fault(kind="handshake_status", status=500, sticky=True))
     with pytest.raises(HomeAssistantError):
         await _say(hass, "This one fails.")
+    emulator.clear_faults()
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, setup_integration)
     text = json.dumps(diagnostics)

@@ -40,6 +40,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.fish_audio_live.const import CONF_URL, DOMAIN, ISSUE_NO_CREDIT
 from custom_components.fish_audio_live.fishaudio.wav import wav_header
+from custom_components.fish_audio_live.fishaudio.text_clean import clean_text
 from tests.bounds import TEST_RETRY_DELAYS
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator, LatencyModel
@@ -143,16 +144,27 @@ FAULT_CASES: Final[tuple[FaultCase, ...]] = (
             phase=HANDSHAKE,
             outcome=key,
             limit=LIMIT_CONNECT,
-            inject=Fault("handshake_status", status=status),
+            inject=Fault("handshake_status", status=status, sticky=status >= 500),
+            sessions=2 if status >= 500 else 1,
             notes=notes,
         )
         for status, key, notes in (
             (401, "invalid_auth", "re-authentication is requested"),
             (402, "no_credit", "a repair issue is raised until a synthesis works"),
             (403, "invalid_auth", "re-authentication is requested"),
-            (500, "server_error", ""),
-            (503, "server_error", ""),
+            (500, "server_error", "every time: retried once after a short backoff"),
+            (503, "server_error", "every time: retried once after a short backoff"),
         )
+    ),
+    FaultCase(
+        id="http503-once",
+        fault="handshake answers HTTP 503 once",
+        phase=HANDSHAKE,
+        outcome=FULL_AUDIO,
+        limit=LIMIT_RETRIES,
+        inject=Fault("handshake_status", status=503),
+        sessions=2,
+        notes="retried once after a short backoff",
     ),
     FaultCase(
         id="http429-once",
@@ -695,7 +707,7 @@ async def test_text_arrives_exactly(
     parts = split_message(message, count=max(4, len(message) // 400))
     audio = await speak(hass, path, message if path == ONE_SHOT else parts, bound=10)
     (record,) = emulator.sessions
-    assert record.text == message
+    assert record.text == clean_text(message)  # Markdown and emoji are not read aloud
     assert audio == record.audio_sent
     assert emulator.violations == []
     await emulator.wait_all_closed()

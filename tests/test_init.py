@@ -29,7 +29,6 @@ from custom_components.fish_audio_live.const import (
     DOMAIN,
     SUBENTRY_TTS,
 )
-from custom_components.fish_audio_live.fishaudio.warm import WarmSocket
 from custom_components.fish_audio_live.references import clip_path
 from custom_components.fish_audio_live.runtime import VOICE_RETRY_AFTER
 from tests.conftest import USER_ID
@@ -255,18 +254,18 @@ async def test_keep_warm(
         ],
     )
     assert await _setup(hass, entry)
-    warm = entry.runtime_data.client.warm
-    assert isinstance(warm, WarmSocket)
+    warm = entry.runtime_data.client.standby
+    assert warm.keep
     async with asyncio.timeout(5):
         first = await opened.get()
-        assert await warm.wait_ready()
+        assert await warm.ready("s2.1-pro")
     assert first.request is None  # opened ahead of need: nothing sent yet
     assert emulator.handshakes == 1
 
     stream = tts.async_create_stream(hass, ENTITY, "en", {"preferred_format": "mp3"})
     stream.async_set_message("Spoken over the warm socket. Right away.")
     audio = b"".join([chunk async for chunk in stream.async_stream_result()])
-    assert warm.used == 1
+    assert warm.stats.used == 1
     assert audio == first.audio_sent
     assert first.text == "Spoken over the warm socket. Right away."
 

@@ -8,7 +8,13 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.fish_audio_live.const import CONF_KEEP_WARM, CONF_MAX_SESSIONS
+from custom_components.fish_audio_live.const import (
+    CONF_CLEAN_TEXT,
+    CONF_FILL_SILENCE,
+    CONF_KEEP_WARM,
+    CONF_MAX_SESSIONS,
+    CONF_PRECONNECT,
+)
 from tests.emulator import FishEmulator
 
 
@@ -16,20 +22,34 @@ async def test_keep_warm_option_reloads_with_a_warm_socket(
     hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
 ) -> None:
     entry = setup_integration
-    assert entry.runtime_data.client.warm is None
+    assert not entry.runtime_data.client.keep_warm
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_KEEP_WARM: True, CONF_MAX_SESSIONS: 15.0}
+        result["flow_id"],
+        {
+            CONF_PRECONNECT: True,
+            CONF_KEEP_WARM: True,
+            CONF_CLEAN_TEXT: True,
+            CONF_FILL_SILENCE: True,
+            CONF_MAX_SESSIONS: 15.0,
+        },
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_KEEP_WARM: True, CONF_MAX_SESSIONS: 15}
+    assert entry.options == {
+        CONF_PRECONNECT: True,
+        CONF_KEEP_WARM: True,
+        CONF_CLEAN_TEXT: True,
+        CONF_FILL_SILENCE: True,
+        CONF_MAX_SESSIONS: 15,
+    }
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.client.warm is not None
+    assert entry.runtime_data.client.keep_warm
+    assert entry.runtime_data.client.slots.size == 15
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await emulator.wait_all_closed()

@@ -147,8 +147,9 @@ async def test_api_key_stays_secret(
     for path in PATHS:
         assert await speak(hass, path, MESSAGE)
         for status in (401, 402, 500):
-            emulator.add_fault(Fault("handshake_status", status=status))
+            emulator.add_fault(Fault("handshake_status", status=status, sticky=True))
             errors.append(await speak_error(hass, path, f"{MESSAGE} {status}"))
+            emulator.clear_faults()
         for fault in (Fault("finish_error", message="boom"), Fault("malformed", phase="mid_audio")):
             emulator.add_fault(fault)
             errors.append(await speak_error(hass, path, f"{MESSAGE} {fault.kind}"))
@@ -298,13 +299,14 @@ async def test_message_text_not_logged(
     spoken = [f"{word} " for word in SECRET_MESSAGE.split(" ")]
     assert await speak(hass, path, message if path == ONE_SHOT else spoken)
     for fault in (
-        Fault("handshake_status", status=500),
+        Fault("handshake_status", status=500, sticky=True),
         Fault("finish_error", message="cannot read this text"),
         Fault("malformed", phase="mid_audio"),
         Fault("stall", phase="mid_audio"),
     ):
         emulator.add_fault(fault)
         await speak_error(hass, path, [f"{fault.kind}: ", *spoken])
+        emulator.clear_faults()
     ours = [r for r in log_lines(caplog) if r.name.startswith(INTEGRATION_LOGGER)]
     assert any(r.levelno == logging.DEBUG for r in ours)
     for record in ours:
@@ -323,10 +325,10 @@ async def test_home_assistant_core_logs_a_prefix_on_failure(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Documents core's behaviour: the tts component logs 32 characters of a failed message."""
-    emulator.add_fault(Fault("handshake_status", status=500))
+    emulator.add_fault(Fault("handshake_status", status=500, sticky=True))
     await speak_error(hass, ONE_SHOT, SECRET_MESSAGE)
-    emulator.add_fault(Fault("handshake_status", status=500))
     await speak_error(hass, STREAMED, SECRET_MESSAGE.split(" "))
+    emulator.clear_faults()
     await hass.async_block_till_done()
     core = [
         r.getMessage()

@@ -20,7 +20,12 @@ from custom_components.fish_audio_live.fishaudio.urls import (
     live_url,
     normalize_url,
 )
-from custom_components.fish_audio_live.fishaudio.wav import STREAMING_SIZE, wav_file, wav_header
+from custom_components.fish_audio_live.fishaudio.wav import (
+    STREAMING_SIZE,
+    PcmShape,
+    wav_file,
+    wav_header,
+)
 
 VOICE = "0123456789abcdef0123456789abcdef"
 
@@ -138,7 +143,7 @@ def test_live_url() -> None:
 
 def test_wav_file_has_exact_sizes() -> None:
     pcm = b"\x01\x00" * 800
-    with wave.open(io.BytesIO(wav_file(pcm, 16000))) as reader:
+    with wave.open(io.BytesIO(wav_file(pcm, PcmShape(16000)))) as reader:
         assert reader.getframerate() == 16000
         assert reader.getnchannels() == 1
         assert reader.getsampwidth() == 2

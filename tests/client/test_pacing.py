@@ -107,7 +107,12 @@ class Received:
         return gap
 
 
-async def receive(source: Source, **kwargs: Any) -> Received:
+async def drain(flow: AsyncIterator[bytes], into: list[bytes]) -> None:
+    async for chunk in flow:
+        into.append(chunk)  # noqa: PERF401 - keeps what came before an error
+
+
+async def receive(source: Callable[[], AsyncIterator[bytes]], **kwargs: Any) -> Received:
     loop = asyncio.get_running_loop()
     options: dict[str, Any] = {"byte_rate": RATE, "frame_bytes": FRAME, "idle_limit": 30.0}
     options.update(kwargs)
@@ -198,9 +203,26 @@ def test_silence_goes_in_at_frame_edges_only() -> None:
 
 
 def test_a_partial_frame_at_the_end_is_passed_on() -> None:
-    source = Source([(0.0, b"\x01\x01\x01")])
+    source = Source([(0.0, b"\x01"), (0.0, b"\x01\x01")])
     got = run(lambda: receive(source))
-    assert got.data == b"\x01\x01\x01"
+    assert [chunk for _, chunk in got.chunks] == [b"\x01\x01", b"\x01"]
+
+
+def test_any_async_iterator_will_do() -> None:
+    class Chunks:
+        def __init__(self) -> None:
+            self.left = [seconds(0.1), seconds(0.1)]
+
+        def __aiter__(self) -> Chunks:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if not self.left:
+                raise StopAsyncIteration
+            return self.left.pop()
+
+    got = run(lambda: receive(lambda: Chunks()))
+    assert got.data == seconds(0.2)
 
 
 def test_unsigned_8_bit_silence() -> None:
@@ -261,8 +283,7 @@ def test_cancelling_the_consumer_mid_pause_leaves_no_task_behind() -> None:
     async def consume() -> None:
         flow = keep_flowing(source(), byte_rate=RATE, frame_bytes=FRAME, idle_limit=30.0)
         async with contextlib.aclosing(flow):
-            async for chunk in flow:
-                got.append(chunk)
+            await drain(flow, got)
 
     async def main() -> None:
         task = asyncio.create_task(consume())
@@ -284,11 +305,10 @@ def test_an_error_of_the_source_propagates() -> None:
         raise ConnectionError("gone")
 
     async def main() -> list[bytes]:
-        got = []
+        got: list[bytes] = []
         flow = keep_flowing(failing(), byte_rate=RATE, frame_bytes=FRAME, idle_limit=30.0)
         with pytest.raises(ConnectionError, match="gone"):
-            async for chunk in flow:
-                got.append(chunk)
+            await drain(flow, got)
         return got
 
     got = run(main)

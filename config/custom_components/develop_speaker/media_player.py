@@ -72,9 +72,7 @@ class DevelopSpeaker(MediaPlayerEntity):
                 _save, Path(media) / FOLDER, extension, audio
             )
             _LOGGER.info("Develop speaker received %d bytes of %s: %s", len(audio), extension, path)
-            self._attr_media_title = (
-                f"Speech: {len(audio)} bytes of {extension}, saved as {path.name}"
-            )
+            self._attr_media_title = f"Speech: {len(audio) / 1024:.0f} kB {extension}, kept"
         self._attr_media_content_id = media_id
         self._attr_media_content_type = MediaType.MUSIC
         self._attr_state = MediaPlayerState.PLAYING

@@ -89,8 +89,8 @@ class FishAudioClient:
 
     @property
     def active_sessions(self) -> int:
-        """Live sessions under way right now."""
-        return len(self._runs)
+        """Live sessions holding a slot right now (not those still waiting for one)."""
+        return sum(1 for run in self._runs if run.holding)
 
     def start_warm(self, model: str | None = None) -> None:
         """Open the always-ready socket (keep_warm only), for the model voices use."""
@@ -145,22 +145,26 @@ class FishAudioClient:
         settings.validate()
         if self._closed:
             raise CannotConnectError("client closed: the integration is unloading or stopping")
-        audio = self._session(settings, text)
-        if settings.format == "wav":
-            shape = settings.delivered_shape
-            yield shape_header(shape)
-            audio = convert_pcm(audio, settings.source_shape, shape)
-            if fill_silence:
-                audio = keep_flowing(
-                    audio,
-                    byte_rate=shape.rate * shape.channels * shape.width,
-                    frame_bytes=shape.channels * shape.width,
-                    idle_limit=self.timeouts.text_idle,
-                    silence=silence_byte(shape),
-                )
-        async with contextlib.aclosing(audio):
-            async for chunk in audio:
-                yield chunk
+        run = self._start(settings, text)
+        try:
+            audio = run.audio()
+            if settings.format == "wav":
+                shape = settings.delivered_shape
+                yield shape_header(shape)
+                audio = convert_pcm(audio, settings.source_shape, shape)
+                if fill_silence:
+                    audio = keep_flowing(
+                        audio,
+                        byte_rate=shape.rate * shape.channels * shape.width,
+                        frame_bytes=shape.channels * shape.width,
+                        idle_limit=self.timeouts.text_idle,
+                        silence=silence_byte(shape),
+                    )
+            async with contextlib.aclosing(audio):
+                async for chunk in audio:
+                    yield chunk
+        finally:
+            await run.close()
 
     async def synthesize(self, settings: SynthesisSettings, text: str) -> bytes:
         """Synthesize a whole message into one complete file."""
@@ -169,10 +173,8 @@ class FishAudioClient:
             return wav_file(data[WAV_HEADER_SIZE:], settings.delivered_shape)
         return data
 
-    def _session(
-        self, settings: SynthesisSettings, text: AsyncIterable[str]
-    ) -> AsyncGenerator[bytes]:
-        """Start a session's driving task; return the reader of its audio."""
+    def _start(self, settings: SynthesisSettings, text: AsyncIterable[str]) -> _SessionRun:
+        """Start a session's driving task; the run is its mailbox."""
         session = LiveSession(
             self._http,
             live_url(self.base_url),
@@ -184,7 +186,8 @@ class FishAudioClient:
         run = _SessionRun(settings, session.stats, self.timeouts.consumer_idle)
         self._runs.add(run)
         run.task = asyncio.create_task(self._drive(run, session, text), name="fish_audio_live")
-        return run.audio()
+        run.task.add_done_callback(lambda _: self._ended(run))
+        return run
 
     async def _acquire(self, model: str) -> WarmConnection | None:
         """Take a session slot (and the standby socket for `model`, if there is one)."""
@@ -244,6 +247,7 @@ class FishAudioClient:
         """Own one session's slot and socket from start to end, feeding `run`."""
         try:
             conn = await self._acquire(run.settings.model)
+            run.holding = True
             try:
                 await self._open(session, conn)
                 async for chunk in session.stream(text):
@@ -253,24 +257,26 @@ class FishAudioClient:
                 try:
                     await session.aclose()
                 finally:
+                    run.holding = False
                     self.slots.release()  # even when the close itself is cancelled
         except asyncio.CancelledError:
-            session.stats.error = session.stats.error or "aborted"
-            run.put(run.stop_error or CannotConnectError("session cancelled"))
+            run.put(CannotConnectError("session cancelled"))  # unless stop() said why
             raise
         except FishAudioError as err:
             session.stats.error = err.kind
             run.put(err)
         except Exception as err:  # noqa: BLE001 - handed to the reader, which raises it
             run.put(err)
-        finally:
-            run.finished()
-            self._ended(run)
 
     def _ended(self, run: _SessionRun) -> None:
+        """Done callback of a session's task, which may be cancelled before it starts."""
+        run.finished()
         self._runs.discard(run)
-        run.stats.ended = run.stats.ended or time.monotonic()
-        self.recent.append(run.stats)
+        stats = run.stats
+        if run.stopping:
+            stats.error = run.stop_error.kind if run.stop_error else "aborted"
+        stats.ended = stats.ended or time.monotonic()
+        self.recent.append(stats)
         if self.keep_warm and not self._closed:
             self.standby.open(run.settings.model)
 
@@ -290,13 +296,18 @@ class _SessionRun:
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._unread_timer: asyncio.TimerHandle | None = None
         self.stop_error: FishAudioError | None = None
+        self.stopping = False
+        self.holding = False  # a session slot
         self.task: asyncio.Task[None] | None = None
 
-    def stop(self, error: FishAudioError) -> None:
-        """End the session early; the reader, if any, gets `error`."""
-        if self.task is not None and not self.task.done() and self.stop_error is None:
-            self.stop_error = error
-            self.task.cancel()
+    def stop(self, error: FishAudioError | None = None) -> None:
+        """End the session early: the reader gets `error` (None: the reader is gone)."""
+        if self.task is None or self.task.done() or self.stopping:
+            return
+        self.stop_error = error
+        self.put(error or CannotConnectError("the session ended early"))
+        self.stopping = True  # from now on, the task's own errors are noise
+        self.task.cancel()
 
     async def audio(self) -> AsyncGenerator[bytes]:
         """The session's audio, then its error if it failed."""
@@ -310,12 +321,18 @@ class _SessionRun:
                     raise item
                 yield item
         finally:
-            self.stop(CannotConnectError("the reader stopped"))
-            if self.task is not None:
-                await asyncio.wait({self.task})
+            await self.close()
+
+    async def close(self) -> None:
+        """The reader is done: end the session if it still runs, and wait for it."""
+        self.stop()
+        if self.task is not None:
+            await asyncio.wait({self.task})
 
     def put(self, item: _Item) -> None:
         """Queue audio (arming the unread bound), the end (None) or an error."""
+        if self.stopping and isinstance(item, BaseException):
+            return  # stop() already queued the reason
         self.queue.put_nowait(item)
         if isinstance(item, bytes) and self._unread_timer is None:
             self._arm()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
-import contextlib
 
 
 async def _next(audio: AsyncIterator[bytes]) -> bytes | None:
@@ -117,9 +116,10 @@ async def keep_flowing(
         if carry:
             yield carry  # a partial frame at the very end: pass it on untouched
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pending
+        if pending is not None:
+            pending.cancel()  # a no-op once it is done
+            await asyncio.wait({pending})  # let it finish: no task is left behind
+            if not pending.cancelled():
+                pending.exception()  # seen: no "exception never retrieved" report
         if isinstance(audio, AsyncGenerator):
             await audio.aclose()

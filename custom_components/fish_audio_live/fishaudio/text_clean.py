@@ -46,6 +46,7 @@ _MAX_LINK: Final = 2048
 """Longest link target `(...)` held back after `[text]`."""
 
 _WORD = re.compile(r"[^\W_]+")
+_SPACES = re.compile(r"\s+")
 _URL_STARTS: Final = ("https://", "http://", "www.")
 _URL_TRAILERS: Final = frozenset(".,:;!?'\")]*_~")
 _TERMINALS: Final = frozenset(".!?;:…")
@@ -140,6 +141,7 @@ class SpeechTextCleaner:
         self._prev = "\n"  # last input character consumed
         self._line_start = True
         self._table = False  # the current line is a table row
+        self._in_heading = False  # the current line is a heading
         self._item_start = False  # right after a list bullet
         self._code = False  # inside an inline code span
         self._fence = ""  # the opening fence while inside a fenced code block
@@ -255,7 +257,7 @@ class SpeechTextCleaner:
     def _newline(self) -> int:
         self._end_line()
         self._line_start = True
-        self._table = self._item_start = self._code = False
+        self._table = self._in_heading = self._item_start = self._code = False
         return 1
 
     def _skip_to_newline(self, pos: int) -> int:
@@ -336,6 +338,7 @@ class SpeechTextCleaner:
         self._line_start = False
         if end - pos > 6 or after not in " \t\n":
             return 0  # a hashtag or plain '#': text
+        self._in_heading = True
         return self._drop(end - pos)
 
     def _fence_open(self, pos: int) -> int | None:
@@ -366,6 +369,8 @@ class SpeechTextCleaner:
         if scan[1] and "-" in self._buf[pos : scan[0]]:
             self._skip_line = True  # the |---|---| separator row
             return 0
+        if self._buf[pos] != "|":
+            return 0
         self._table = True
         return self._drop(1)
 
@@ -389,6 +394,8 @@ class SpeechTextCleaner:
             self._line_start = False
             self._skip_line = True  # a horizontal rule
             return 0
+        if char == "-" and self._buf[end : end + 1] in ("|", ":"):
+            return self._table_row(pos)  # "--- | ---": a separator row without a leading pipe
         if char in _BULLETS:
             return self._bullet(pos)
         self._line_start = False
@@ -425,14 +432,9 @@ class SpeechTextCleaner:
                 return None
             end = min(len(buf), pos + self._max_hold)
         line = buf[pos:end]
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
+        stripped = line.strip()  # any indent: fences inside list items are indented
         self._line_start = False
-        if (
-            indent <= 3
-            and len(stripped) >= len(self._fence)
-            and stripped == self._fence[0] * len(stripped)
-        ):
+        if len(stripped) >= len(self._fence) and stripped == self._fence[0] * len(stripped):
             self._fence = ""
         return self._drop(end - pos)
 
@@ -448,9 +450,14 @@ class SpeechTextCleaner:
             return self._delimiters(pos)
         if char == "`":
             return self._backticks(pos)
-        if char == "|" and self._table:
-            self._sep = True
-            return self._drop(1)
+        if char == "|":
+            return self._pipe(pos)
+        if char == "#" and self._in_heading:
+            scan = self._scan(pos, "# \t")
+            if scan is None:
+                return None
+            if scan[1]:
+                return self._drop(scan[0] - pos)  # the closing hashes of "## Title ##"
         if _is_emoji(char) or _is_emoji_modifier(char) or (char == _ZWJ and self._prev_emoji):
             self._prev_emoji = True
             return self._drop(1)
@@ -468,6 +475,17 @@ class SpeechTextCleaner:
         end = match.end() if match else pos + 1
         self._write(buf[pos:end])
         return end - pos
+
+    def _pipe(self, pos: int) -> int | None:
+        """A table cell edge (also " | " between words) reads as a comma."""
+        after = self._after(pos + 1)
+        if after is None:
+            return None
+        if self._table or (self._prev.isspace() and after.isspace()):
+            self._sep = True
+            return self._drop(1)
+        self._write("|")
+        return 1
 
     def _delimiters(self, pos: int) -> int | None:
         """Runs of `*`, `_`, `~`: emphasis markers go, arithmetic and snake_case stay."""
@@ -548,7 +566,7 @@ class SpeechTextCleaner:
                 self._buf = buf[:pos] + inner + buf[end + 1 :]
                 self._removed = True
                 return 0
-        self._write(buf[pos : close + 1])
+        self._write(_SPACES.sub(" ", buf[pos : close + 1]))
         return close + 1 - pos
 
     def _image(self, pos: int) -> int | None:
@@ -580,13 +598,20 @@ class SpeechTextCleaner:
         if after is None:
             return None
         if after == "|":
-            end = buf.find("|>", pos + 2, pos + self._max_hold)
-            newline = buf.find("\n", pos, pos + self._max_hold)
-            if end < 0 and newline < 0 and len(buf) - pos < self._max_hold and not self._final:
+            # Fish's control tokens: <|phoneme_start|>, <|speaker:0|>.
+            end = pos + 2
+            limit = pos + self._max_hold
+            while end < len(buf) and end < limit and not (buf[end].isspace() or buf[end] in "<>|"):
+                end += 1
+            if end == len(buf) and end < limit and not self._final:
                 return None
-            if end > 0 and (newline < 0 or newline > end):
-                self._write(buf[pos : end + 2])
-                return end + 2 - pos
+            if end < limit and end > pos + 2 and buf[end : end + 1] == "|":
+                bracket = self._after(end + 1)
+                if bracket is None:
+                    return None
+                if bracket == ">":
+                    self._write(buf[pos : end + 2])
+                    return end + 2 - pos
         elif after.isalpha() or after in "/!":
             close = self._find_close(pos, "<", ">", self._max_hold)
             if close is None:
