@@ -16,6 +16,7 @@ Chromium is Debian's (/usr/bin/chromium): Playwright downloads no browser.
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
 from pathlib import Path
 import re
 import sys
@@ -170,15 +171,15 @@ def onboarding(ui: Ui) -> None:
     ):
         ui.field(field).fill(value)
     ui.button("Create account").click()
-    for _ in range(6):  # location, country, analytics, "All set!"
-        ui.page.wait_for_function("() => true")
-        if "onboarding" not in ui.page.url:
+    for _ in range(6):  # location, country, analytics, then "All set!" with Finish
+        step = ui.page.get_by_role("button", name=re.compile(r"^(Next|Finish)$")).first
+        label = step.inner_text().strip()
+        shown = ui.text()
+        step.click()
+        if label == "Finish":
             break
-        step = ui.page.get_by_role("button", name=re.compile(r"^(Next|Finish)$"))
-        try:
-            step.first.click(timeout=TIMEOUT_MS)
-        except Exception:  # noqa: BLE001 - the last click navigates away
-            break
+        # Each step has a Next button: wait until the next step's text replaced this one's.
+        ui.page.wait_for_function(f"() => ({DEEP_TEXT_JS})() !== {json.dumps(shown)}")
     ui.page.wait_for_url(re.compile(r"/(home|lovelace)"), timeout=TIMEOUT_MS)
 
 
@@ -219,7 +220,7 @@ def add_integration(ui: Ui, emulator_url: str, demo_key: str) -> None:
     # HA's own last step: name the new device (our voice) and give it an area.
     done = ui.page.get_by_role("button", name=re.compile(r"^(Finish|Skip and finish)$"))
     done.first.wait_for()
-    ui.wait_text("Calm Narrator")
+    expect(ui.page.get_by_role("textbox", name="Device name")).to_have_value("Calm Narrator")
     ui.check_readable()
     ui.shot("04-integration-added")
     done.first.click()

@@ -39,8 +39,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from custom_components.fish_audio_live.const import CONF_URL, DOMAIN, ISSUE_NO_CREDIT
-from custom_components.fish_audio_live.fishaudio.wav import wav_header
 from custom_components.fish_audio_live.fishaudio.text_clean import clean_text
+from custom_components.fish_audio_live.fishaudio.wav import wav_header
 from tests.bounds import TEST_RETRY_DELAYS
 from tests.conftest import API_KEY, USER_ID
 from tests.emulator import Fault, FishEmulator, LatencyModel

@@ -59,7 +59,9 @@ class StreamingAgent(conversation.ConversationEntity):
     _attr_supports_streaming = True
 
     def __init__(self) -> None:
-        """Hold the second part of the reply until `go_on` is set."""
+        """Hold the reply until `start` (set by default), its second part until `go_on`."""
+        self.start = asyncio.Event()
+        self.start.set()
         self.go_on = asyncio.Event()
         self.finished = False
 
@@ -72,6 +74,7 @@ class StreamingAgent(conversation.ConversationEntity):
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
     ) -> conversation.ConversationResult:
         async def deltas() -> AsyncGenerator[conversation.AssistantContentDeltaDict]:
+            await self.start.wait()  # the agent is still thinking
             yield {"role": "assistant"}
             for delta in BEFORE_AUDIO:
                 yield {"content": delta}

@@ -76,3 +76,27 @@ def test_counts_characters() -> None:
 @pytest.mark.parametrize("text", ["3.5 degrees", "e.g.not a stop"])
 def test_dots_inside_words_do_not_flush(text: str) -> None:
     assert FLUSH not in plan([text])
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        (["Sure thing. It is done now."], ["Sure thing.", FLUSH, " It is done now."]),
+        (["Okay.", " Turning on the lights."], ["Okay.", FLUSH, " Turning on the lights."]),
+        (["Sure", " thing.", " Done."], ["Sure", " thing.", FLUSH, " Done."]),
+        (["Done!"], ["Done!", FLUSH]),
+    ],
+)
+def test_a_short_opening_is_spoken_at_once(pieces: list[str], expected: list[str | None]) -> None:
+    """An acknowledgement flushes as soon as it is complete, even at the end of a piece."""
+    assert plan(pieces) == expected
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [["Hi.", " There is more to say."], ["Dr.", " Smith is here."], ["It costs 3.", "5 euros."]],
+)
+def test_a_single_short_token_or_a_number_waits(pieces: list[str]) -> None:
+    steps = plan(pieces)
+    assert steps[:2] == [pieces[0], pieces[1]] or FLUSH not in steps[:2]
+    assert steps[1] is not FLUSH

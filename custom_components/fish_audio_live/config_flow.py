@@ -41,6 +41,7 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .compat import async_update_subentry_reload_and_abort
 from .const import (
     API_KEYS_URL,
     CONF_CHUNK_LENGTH,
@@ -715,8 +716,8 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
         subentry = self._get_reconfigure_subentry()
         old_clip = subentry.data.get(CONF_CLONE_FILE)
         # The reason named, so HA shows our "voice updated" text, not its generic one.
-        result = self.async_update_reload_and_abort(
-            entry, subentry, data=data, title=title, reason="reconfigure_successful"
+        result = async_update_subentry_reload_and_abort(
+            self, entry, subentry, data=data, title=title, reason="reconfigure_successful"
         )
         if old_clip and old_clip != data.get(CONF_CLONE_FILE):
             await async_remove_clip(self.hass, old_clip)

@@ -896,8 +896,7 @@ async def test_cancelled_while_waiting_for_a_slot(
     async with asyncio.timeout(BOUND):
         await anext(holder)
         waiter = asyncio.create_task(collect(client.stream(SynthesisSettings(), pieces("Hi."))))
-        while client.waiting == 0:  # the session's task queues for the slot
-            await asyncio.sleep(0)
+        await client.slots.wait_until(lambda slots: slots.waiting == 1)
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter

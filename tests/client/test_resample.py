@@ -210,3 +210,20 @@ async def test_convert_pcm_streams_and_closes_its_source() -> None:
     assert await anext(early)
     await early.aclose()
     assert closed
+
+
+async def test_convert_pcm_takes_any_async_iterator() -> None:
+    class Chunks:
+        def __init__(self) -> None:
+            self.left = [b"\x00\x01", b"\x02"]
+
+        def __aiter__(self) -> Chunks:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if not self.left:
+                raise StopAsyncIteration
+            return self.left.pop(0)
+
+    out = [chunk async for chunk in convert_pcm(Chunks(), PcmShape(16000), PcmShape(16000, 2))]
+    assert out == [b"\x00\x01\x00\x01"]

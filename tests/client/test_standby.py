@@ -29,8 +29,8 @@ async def settled(client: FishAudioClient, emulator: FishEmulator) -> None:
     """Every socket closed and every slot back."""
     async with asyncio.timeout(BOUND):
         await emulator.wait_all_closed()
-        while client.slots.free != client.slots.size:
-            await asyncio.sleep(0)  # a standby's cleanup task is finishing
+        await client.wait_idle()
+    assert client.slots.free == client.slots.size
     assert emulator.open_sessions == 0
 
 
@@ -160,8 +160,9 @@ async def test_cancelled_during_the_hand_over_loses_no_slot(
     stream = client.stream(SynthesisSettings(format="pcm"), pieces(MESSAGE))
     reader = asyncio.create_task(collect(stream))
     async with asyncio.timeout(BOUND):
-        while not (emulator.sessions or client.standby.models == []):
-            await asyncio.sleep(0)  # the reader's task has taken the standby
+        # The reader's session has taken the standby and waits for its handshake.
+        await emulator.wait_for(lambda: emulator.handshakes >= 1)
+        assert client.standby.models == []
         reader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reader
@@ -190,14 +191,19 @@ async def test_a_reader_that_stops_reading_frees_the_slot(
     emulator: FishEmulator, make_client: ClientFactory
 ) -> None:
     """Home Assistant may keep a failed stream's generator, unread, for minutes."""
-    emulator.latency = LatencyModel(rtf=0.0)
     client = make_client(max_sessions=1, timeouts=Timeouts(consumer_idle=0.05))
-    stream = client.stream(SynthesisSettings(format="pcm"), pieces(MESSAGE, " And more. " * 20))
+    never = asyncio.Event()
+
+    async def endless() -> AsyncIterator[str]:
+        yield MESSAGE
+        await never.wait()
+
+    stream = client.stream(SynthesisSettings(format="pcm"), endless())
     async with asyncio.timeout(BOUND):
         assert await anext(stream)  # then never read again, never closed
         await emulator.wait_all_closed()
-        while client.active_sessions:
-            await asyncio.sleep(0)
+        await client.wait_idle()
+    assert client.active_sessions == 0
     assert client.recent[-1].error == "cannot_connect"
     # The next request gets the slot at once.
     audio = await collect(client.stream(SynthesisSettings(format="pcm"), pieces("Next.")))
@@ -212,8 +218,7 @@ async def test_slots_hand_over_to_waiters_in_order() -> None:
     assert not slots.try_acquire()
     first = asyncio.create_task(slots.acquire())
     second = asyncio.create_task(slots.acquire())
-    await asyncio.sleep(0)
-    assert slots.waiting == 2
+    await slots.wait_until(lambda gate: gate.waiting == 2)
     slots.release()
     await first
     assert not second.done()

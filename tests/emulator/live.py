@@ -63,6 +63,7 @@ class _HaltError(Exception):
 async def handle_live(state: EmulatorState, request: web.Request) -> web.StreamResponse:
     """Answer a live handshake, then run the session until the socket closes."""
     state.handshakes += 1
+    state.changed()
     latency = state.latency  # one model per session, even if the test swaps it meanwhile
     if latency.handshake_s > 0:
         await asyncio.sleep(latency.handshake_s)

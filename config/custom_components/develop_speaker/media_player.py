@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import media_source, tts
-from homeassistant.components.media_player import (
-    BrowseMedia,
-    MediaPlayerEntity,
+from homeassistant.components.media_player import MediaPlayerEntity
+from homeassistant.components.media_player.browse_media import BrowseMedia
+from homeassistant.components.media_player.const import (
     MediaPlayerEntityFeature,
     MediaPlayerState,
     MediaType,

@@ -26,7 +26,8 @@ from .errors import (
     ServerError,
 )
 from .live import LiveSession, SessionStats, Timeouts, connect
-from .pcm import convert_pcm, keep_flowing, silence_byte
+from .pacing import keep_flowing
+from .resample import convert_pcm
 from .rest import RestApi
 from .settings import DEFAULT_MODEL, SynthesisSettings
 from .slots import SessionSlots
@@ -43,6 +44,10 @@ RETRY_DELAYS = (0.5, 1.0, 2.0)
 MAX_RETRY_AFTER = 5.0
 # How long an always-ready socket (keep_warm) stays open before it is replaced.
 KEEP_WARM_MAX_AGE = 45.0
+# Silence fill of a stalled WAV stream: kept this far ahead of playback, in blocks
+# of this length (seconds); real audio waits behind at most their sum.
+FILL_LEAD = 0.15
+FILL_BLOCK = 0.05
 
 type _Item = bytes | BaseException | None
 
@@ -109,12 +114,16 @@ class FishAudioClient:
     async def aclose(self) -> None:
         """End open sessions quietly and close standby sockets."""
         self._closed = True  # requests still waiting for a slot must not open one
-        runs = list(self._runs)
         self.cancel_all()
         await self.standby.aclose()
-        tasks = {run.task for run in runs if run.task is not None}
+        await self.wait_idle()
+
+    async def wait_idle(self) -> None:
+        """Wait until no session runs and every standby clean-up is done."""
+        tasks = {run.task for run in self._runs if run.task is not None}
         if tasks:
             await asyncio.wait(tasks)
+        await self.standby.settled()
 
     def cancel_all(self) -> None:
         """End every session now (the integration is unloading): readers get an error."""
@@ -150,7 +159,9 @@ class FishAudioClient:
             audio = run.audio()
             if settings.format == "wav":
                 shape = settings.delivered_shape
+                run.handed_out()
                 yield shape_header(shape)
+                run.asked_again()
                 audio = convert_pcm(audio, settings.source_shape, shape)
                 if fill_silence:
                     audio = keep_flowing(
@@ -158,11 +169,17 @@ class FishAudioClient:
                         byte_rate=shape.rate * shape.channels * shape.width,
                         frame_bytes=shape.channels * shape.width,
                         idle_limit=self.timeouts.text_idle,
-                        silence=silence_byte(shape),
+                        silence=b"\x80" if shape.width == 1 else b"\x00",  # 8-bit is unsigned
+                        lead=FILL_LEAD,
+                        block=FILL_BLOCK,
                     )
             async with contextlib.aclosing(audio):
                 async for chunk in audio:
+                    # Timed at this outer edge: between here and the next request for
+                    # audio, the reader (Home Assistant) holds us.
+                    run.handed_out()
                     yield chunk
+                    run.asked_again()
         finally:
             await run.close()
 
@@ -284,9 +301,9 @@ class FishAudioClient:
 class _SessionRun:
     """The mailbox between a session's driving task and the reader of its audio.
 
-    The task runs the session to its end whether or not anyone reads; audio left
-    unread for `consumer_idle` seconds means the reader is gone, and the session
-    ends early.
+    The task runs the session to its end whether or not anyone reads; a reader
+    that stops asking for audio for `consumer_idle` seconds is gone, and the
+    session ends early.
     """
 
     def __init__(self, settings: SynthesisSettings, stats: SessionStats, consumer_idle: float):
@@ -314,7 +331,6 @@ class _SessionRun:
         try:
             while True:
                 item = await self.queue.get()
-                self._on_read()
                 if item is None:
                     return
                 if isinstance(item, BaseException):
@@ -330,34 +346,30 @@ class _SessionRun:
             await asyncio.wait({self.task})
 
     def put(self, item: _Item) -> None:
-        """Queue audio (arming the unread bound), the end (None) or an error."""
+        """Queue audio, the end (None) or an error."""
         if self.stopping and isinstance(item, BaseException):
             return  # stop() already queued the reason
         self.queue.put_nowait(item)
-        if isinstance(item, bytes) and self._unread_timer is None:
-            self._arm()
 
     def finished(self) -> None:
         """The task is over: nothing is left to bound."""
-        self._disarm()
+        self.asked_again()
 
-    def _on_read(self) -> None:
-        self._disarm()
-        if not self.queue.empty() and self.task is not None and not self.task.done():
-            self._arm()
+    def handed_out(self) -> None:
+        """Audio went to the reader: it must come back for more within the bound."""
+        if self.task is not None and not self.task.done() and self._unread_timer is None:
+            loop = asyncio.get_running_loop()
+            self._unread_timer = loop.call_later(self._consumer_idle, self._reader_gone)
 
-    def _arm(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._unread_timer = loop.call_later(self._consumer_idle, self._reader_gone)
-
-    def _disarm(self) -> None:
+    def asked_again(self) -> None:
+        """The reader is back, waiting for audio."""
         if self._unread_timer is not None:
             self._unread_timer.cancel()
             self._unread_timer = None
 
     def _reader_gone(self) -> None:
         self._unread_timer = None
-        _LOGGER.debug("Nobody read the audio for a while; ending the live session")
+        _LOGGER.debug("The reader stopped asking for audio; ending the live session")
         self.stop(CannotConnectError("nobody read the audio"))
 
 

@@ -53,8 +53,9 @@ class Timeouts:
     text_idle: float = 120.0
     # Longest wait for one of the account's parallel-session slots.
     slot_wait: float = 60.0
-    # Audio left unread this long means its reader is gone (Home Assistant keeps
+    # A reader that stops asking for audio this long is gone (Home Assistant keeps
     # a failed stream's generator for minutes): the session ends, its slot freed.
+    # Home Assistant reads eagerly, so a few seconds is generous.
     consumer_idle: float = 5.0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .resample import best_source_rate
 from .settings import DEFAULT_SAMPLE_RATE, SAMPLE_RATES
 from .wav import PcmShape
 
@@ -63,14 +64,6 @@ def plan_output(
     rate = preferred_rate or _nearest(voice_rate, fmt)
     extension = "mp3" if fmt == "mp3" else ("opus" if preferred_format == "opus" else "ogg")
     return OutputPlan(fmt, rate, extension)
-
-
-def best_source_rate(wanted: int, offered: tuple[int, ...]) -> int:
-    """The rate to ask for: `wanted` if offered, else the next higher, else the highest."""
-    if wanted in offered:
-        return wanted
-    higher = [rate for rate in offered if rate > wanted]
-    return min(higher) if higher else max(offered)
 
 
 def _nearest(rate: int | None, fmt: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 
 class SessionSlots:
@@ -20,6 +21,7 @@ class SessionSlots:
         self.size = size
         self._free = size
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._changed = asyncio.Event()
 
     @property
     def free(self) -> int:
@@ -35,6 +37,7 @@ class SessionSlots:
         """Take a slot if one is free and nobody waits for it; never blocks."""
         if self._free > 0 and not self.waiting:
             self._free -= 1
+            self._changed.set()
             return True
         return False
 
@@ -44,6 +47,7 @@ class SessionSlots:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        self._changed.set()
         try:
             await waiter
         except BaseException:
@@ -52,6 +56,7 @@ class SessionSlots:
             raise
         finally:
             self._waiters.remove(waiter)
+            self._changed.set()
 
     def release(self) -> None:
         """Give a slot back, straight to the longest waiter if there is one."""
@@ -60,3 +65,10 @@ class SessionSlots:
                 waiter.set_result(None)
                 return
         self._free = min(self.size, self._free + 1)
+        self._changed.set()
+
+    async def wait_until(self, condition: Callable[[SessionSlots], bool]) -> None:
+        """Wait until `condition(self)` holds (for diagnostics and tests)."""
+        while not condition(self):
+            self._changed.clear()
+            await self._changed.wait()

@@ -156,6 +156,10 @@ class Standby:
         self._stopped = True
         for model in list(self._pending):
             self._expire(model, refill=False)
+        await self.settled()
+
+    async def settled(self) -> None:
+        """Wait until every socket being closed is closed and its slot is back."""
         while self._cleanup:
             await asyncio.wait(set(self._cleanup))
 

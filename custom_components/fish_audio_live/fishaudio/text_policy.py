@@ -3,10 +3,14 @@
 Text is forwarded the moment it arrives (the server concatenates pieces as-is,
 so spaces are kept). Flushes decide when the server starts speaking:
 
-* First flush right after the first complete sentence (at least
-  `first_min_chars` long), so first audio waits for one sentence, not for a
-  full `chunk_length` buffer. A sentence ends at `.`, `!`, `?`, `;`, `:` or an
-  ellipsis followed by white space, or at CJK full stops, which need none.
+* First flush right after the first complete sentence, so first audio waits
+  for one sentence, not for a full `chunk_length` buffer: a short opening
+  ("Sure thing.", "Okay.") is spoken at once. Only punctuation or a single
+  token shorter than `first_min_chars` letters ("Hi.", "Dr.") waits for more.
+  A sentence ends at `.`, `!`, `?`, `;`, `:` or an ellipsis followed by white
+  space, or at CJK full stops, which need none. The first sentence also ends at
+  the end of a piece (`.`, `!` or `?` after a letter): the next piece may be a
+  whole LLM token away.
 * No sentence end within `first_max_chars`: flush at the last word boundary,
   so a long opening clause cannot hold the first audio back.
 * After that, flush at a sentence end once `later_min_chars` have gathered
@@ -27,6 +31,7 @@ type Step = str | None
 """A plan step: text to send, or FLUSH."""
 
 _TERMINALS = ".!?;:…"
+_PIECE_END_TERMINALS = ".!?"
 _CJK_TERMINALS = "。！？；"  # noqa: RUF001 - full-width CJK stops
 
 
@@ -34,7 +39,7 @@ _CJK_TERMINALS = "。！？；"  # noqa: RUF001 - full-width CJK stops
 class FlushPolicy:
     """Tunable thresholds, in characters."""
 
-    first_min_chars: int = 12
+    first_min_chars: int = 4
     first_max_chars: int = 120
     later_min_chars: int = 80
 
@@ -61,8 +66,32 @@ class TextPlanner:
             start = cut
         if start < len(piece):
             steps.append(piece[start:])
+            if self._opening_ends_here():
+                steps.append(FLUSH)
+                self._since_flush = ""
+                self._flushed_once = True
         self.chars += len(piece)
         return steps
+
+    def _opening_ends_here(self) -> bool:
+        """The first sentence ends with this piece: a stop after a letter, nothing after."""
+        text = self._since_flush.rstrip()
+        return (
+            not self._flushed_once
+            and text == self._since_flush
+            and len(text) >= 2
+            and text[-1] in _PIECE_END_TERMINALS
+            and text[-2].isalpha()
+            and self._speakable(text)
+        )
+
+    def _speakable(self, text: str) -> bool:
+        """More than punctuation or a single very short token."""
+        words = text.split()
+        letters = sum(char.isalnum() for char in text)
+        if len(words) >= 2:
+            return letters >= 2
+        return letters >= self._policy.first_min_chars
 
     def _flush_points(self, piece: str) -> list[int]:
         """Offsets in `piece` after which to flush."""
@@ -89,6 +118,6 @@ class TextPlanner:
         size = len(self._since_flush.strip())
         if not self._flushed_once:
             if sentence:
-                return size >= self._policy.first_min_chars
+                return self._speakable(self._since_flush)
             return size >= self._policy.first_max_chars
         return sentence and size >= self._policy.later_min_chars
