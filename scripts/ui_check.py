@@ -40,6 +40,7 @@ TIMEOUT_MS = 20_000
 USER = ("Demo User", "demo", "demo-password-1")
 FIRST_VOICE = "Calm Narrator (en): Warm, slow storytelling voice."
 LIBRARY_VOICE = "Anime Girl (ja, en): Bright bilingual anime voice."
+OTHER_VOICE = "Deutscher Sprecher (de): Clear German news voice."
 CLONE_NAME = "My Clone"
 SPOKEN = "Hello from Fish Audio Live."
 
@@ -133,7 +134,13 @@ class Ui:
     def pick(self, field_index: int, label: str) -> None:
         """Open the n-th select of the dialog and choose the option shown as `label`."""
         self.page.locator("ha-selector-select").nth(field_index).click()
+        self.choose(label)
+
+    def choose(self, label: str) -> None:
+        """Choose an option of the open list, then wait until the list has closed."""
         self.page.get_by_text(label, exact=True).last.click()
+        # Any other option: once none is visible, the closed field is what the user sees.
+        expect(self.page.get_by_text(OTHER_VOICE, exact=True).filter(visible=True)).to_have_count(0)
 
     def select_value(self, field_index: int) -> str:
         """The value the n-th select holds ("" when none)."""
@@ -171,15 +178,19 @@ def onboarding(ui: Ui) -> None:
     ):
         ui.field(field).fill(value)
     ui.button("Create account").click()
-    for _ in range(6):  # location, country, analytics, then "All set!" with Finish
+    home = ui.page.get_by_role("link", name="Overview")  # the sidebar: onboarding is over
+    for _ in range(8):  # location, country, analytics, then "All set!" with Finish
         step = ui.page.get_by_role("button", name=re.compile(r"^(Next|Finish)$")).first
-        label = step.inner_text().strip()
+        expect(step.or_(home).first).to_be_visible()
+        if home.count():
+            break
         shown = ui.text()
         step.click()
-        if label == "Finish":
-            break
-        # Each step has a Next button: wait until the next step's text replaced this one's.
-        ui.page.wait_for_function(f"() => ({DEEP_TEXT_JS})() !== {json.dumps(shown)}")
+        # Each step has a Next button: wait for the next step (or the end of onboarding).
+        ui.page.wait_for_function(
+            "() => !location.pathname.startsWith('/onboarding')"
+            f" || ({DEEP_TEXT_JS})() !== {json.dumps(shown)}"
+        )
     ui.page.wait_for_url(re.compile(r"/(home|lovelace)"), timeout=TIMEOUT_MS)
 
 
@@ -213,7 +224,7 @@ def add_integration(ui: Ui, emulator_url: str, demo_key: str) -> None:
     ui.wait_text(FIRST_VOICE)
     ui.check_readable()
     ui.shot("02-first-voice-list")
-    ui.page.get_by_text(FIRST_VOICE, exact=True).last.click()
+    ui.choose(FIRST_VOICE)
     ui.check_readable()
     ui.shot("03-first-voice-chosen")
     ui.submit()

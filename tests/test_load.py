@@ -112,7 +112,10 @@ async def test_concurrent_requests_respect_the_session_cap(
     messages = [f"Concurrent request {index}, spoken at the same time." for index in range(20)]
     async with asyncio.timeout(10):
         results = await asyncio.gather(
-            *(speak(hass, path_of(index), message) for index, message in enumerate(messages))
+            *(
+                speak(hass, path_of(index), message, bound=9)
+                for index, message in enumerate(messages)
+            )
         )
     for message, audio in zip(messages, results, strict=True):
         assert audio == session_for(emulator, message).audio_sent

@@ -215,9 +215,10 @@ async def test_llm_reply_streams_into_speech(
     session = emulator.sessions[-1]
     reply = "".join(BEFORE_AUDIO + AFTER_AUDIO)
     assert session.text == reply  # every delta, spaces intact
-    # What had gathered (> 60 chars) came first; then each later delta as it came.
-    assert session.texts[-len(AFTER_AUDIO) :] == AFTER_AUDIO
-    assert "".join(session.texts[: -len(AFTER_AUDIO)]) == "".join(BEFORE_AUDIO)
+    # What had gathered (> 60 chars) came first; then each later delta as it came
+    # (a space after a word travels with the next word: it may still meet markup).
+    later = [piece.strip() for piece in session.texts[-len(AFTER_AUDIO) :]]
+    assert later == [delta.strip() for delta in AFTER_AUDIO]
     assert session.flushes >= 1
     assert bytes(audio) == session.audio_sent
     assert emulator.violations == []

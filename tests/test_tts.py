@@ -458,10 +458,10 @@ async def test_empty_message(
     assert emulator.handshakes == 0
 
 
-async def test_leading_blank_pieces_are_kept(
+async def test_leading_blank_pieces_are_harmless(
     hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
 ) -> None:
-    """Blank pieces before the first words are passed on as they came."""
+    """Blank pieces before the first words open no session of their own; the words come."""
 
     async def text() -> AsyncGenerator[str]:
         yield ""
@@ -472,7 +472,8 @@ async def test_leading_blank_pieces_are_kept(
     stream.async_set_message_stream(text())
     audio = await _read(stream)
     assert audio == emulator.sessions[-1].audio_sent
-    assert emulator.sessions[-1].text == " Words at last."
+    assert emulator.sessions[-1].text.strip() == "Words at last."
+    assert len(emulator.sessions) == 1
 
 
 # ----- voices -----------------------------------------------------------------------------

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
+from homeassistant.components.ffmpeg import get_ffmpeg_manager
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import STORAGE_DIR
 
 from .const import CLONE_STORAGE_DIR, CONF_CLONE_FILE, CONF_CLONE_TEXT
 from .fishaudio.settings import ReferenceClip
+
+_LOGGER = logging.getLogger(__name__)
+
+# A clone's clip rides along in the `start` of every session: stored as mono
+# 24 kHz MP3 at 64 kbit/s (ample for a voice), a 90 s clip is about 0.7 MB
+# instead of up to 10 MB. It is not trimmed: Fish wants the exact transcript of
+# the whole clip, and a cut clip would no longer match it.
+COMPACT_ARGS = ("-ac", "1", "-ar", "24000", "-b:a", "64k", "-f", "mp3")
+COMPACT_TIMEOUT = 60.0
 
 
 def clip_path(hass: HomeAssistant, name: str) -> Path:
@@ -18,7 +30,8 @@ def clip_path(hass: HomeAssistant, name: str) -> Path:
 
 
 async def async_store_clip(hass: HomeAssistant, name: str, audio: bytes) -> None:
-    """Keep a clip in storage (written in the executor)."""
+    """Keep a clip in storage, compacted (written in the executor)."""
+    audio = await async_compact_clip(hass, audio)
     path = clip_path(hass, name)
 
     def write() -> None:
@@ -26,6 +39,33 @@ async def async_store_clip(hass: HomeAssistant, name: str, audio: bytes) -> None
         path.write_bytes(audio)
 
     await hass.async_add_executor_job(write)
+
+
+async def async_compact_clip(hass: HomeAssistant, audio: bytes) -> bytes:
+    """The clip as mono 24 kHz MP3 through HA's ffmpeg; as it was if that fails or grows."""
+    command = (get_ffmpeg_manager(hass).binary, "-hide_banner", "-loglevel", "error")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            *("-i", "pipe:0", *COMPACT_ARGS, "pipe:1"),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as err:
+        _LOGGER.debug("Clip kept as uploaded: ffmpeg did not start (%s)", err)
+        return audio
+    try:
+        async with asyncio.timeout(COMPACT_TIMEOUT):
+            compact, _ = await process.communicate(audio)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        compact = b""
+    if process.returncode != 0 or not compact or len(compact) >= len(audio):
+        _LOGGER.debug("Clip kept as uploaded (ffmpeg exit %s)", process.returncode)
+        return audio
+    return compact
 
 
 async def async_remove_clip(hass: HomeAssistant, name: str) -> None:
