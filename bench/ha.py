@@ -113,6 +113,10 @@ class _Variant(FishAudioTTSEntity):
         self._attr_name = f"bench {name}"
         self.entity_id = f"tts.bench_{name}"
 
+    def async_supports_streaming_input(self) -> bool:
+        """Streaming, but no pre-connect: the variants stand for other clients."""
+        return True
+
     async def async_will_remove_from_hass(self) -> None:
         """Close the client's warm socket, if any, with the entity."""
         await super().async_will_remove_from_hass()

@@ -78,6 +78,7 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
         },
         "total_ms": {"p50": ms(percentile(totals, 0.5)), "p95": ms(percentile(totals, 0.95))},
         "stall_ms_p50": ms(percentile([sample.stall for sample in samples], 0.5)),
+        "stall_max_ms": ms(max((sample.stall for sample in samples), default=None)),
         "audio_s_mean": round(statistics.fmean([s.audio_s for s in samples]), 2) if samples else 0,
     }
 
@@ -114,7 +115,7 @@ def scenario_report(
     report: dict[str, dict[str, Any]] = {}
     for scenario, by_key in samples.items():
         report[scenario] = {}
-        for key in keys:
+        for key in [*keys, *(key for key in by_key if key not in keys)]:
             if key not in by_key:
                 continue
             entry = summarize(by_key[key])
@@ -250,6 +251,33 @@ def targets(results: Results, settings: Settings) -> list[Target]:
             f"{settings.s3_requests} at once, queued through Fish's smallest cap of 5",
         ),
     ]
+    d2t = _p(rep, "S2-think", "d")
+    found.append(
+        _at_most(
+            "S2-think moonshot (a) <= 1.15 x (d)",
+            _p(rep, "S2-think", "a"),
+            None if d2t is None else round(1.15 * d2t, 1),
+            f"(d) {d2t} ms; pipeline start 0.8 s before the first delta",
+        )
+    )
+    plain, flac = _p(rep, "S4", "plain"), _p(rep, "S4", "flac48k")
+    found.append(
+        _at_most(
+            "S4 flac 48 kHz (Voice PE) <= 1.1 x plain + 100 ms",
+            flac,
+            None if plain is None else round(1.1 * plain + 100, 1),
+            f"plain mp3 {plain} ms; first kilobyte through HA's ffmpeg",
+        )
+    )
+    stall = results.scenarios.get("S4", {}).get("stall-wav16k")
+    found.append(
+        _at_most(
+            "S4 5 s pause: longest gap in a WAV stream <= 1000 ms",
+            None if stall is None else stall["stall_max_ms"],
+            1000.0,
+            "Wyoming-like wav 16 kHz, fill_silence on (default)",
+        )
+    )
     found.append(_memory_target(results.memory, settings))
     return found
 

@@ -49,6 +49,7 @@ from bench.scenarios import (  # noqa: E402
     MP3,
     MP3_BYTES_PER_S,
     S2_TEXT,
+    S4_REQUESTS,
     STREAM_RESPONSE_CHARS,
     Sample,
     Serial,
@@ -61,12 +62,16 @@ from bench.scenarios import (  # noqa: E402
     s1_text,
     s2_run,
     s3_burst,
+    s4_request,
+    s4_stall,
 )
 from custom_components.fish_audio_live.const import CONF_MAX_SESSIONS  # noqa: E402
 from custom_components.fish_audio_live.fishaudio.text_policy import FlushPolicy  # noqa: E402
 
 VOICE_ID = "f51eeab3f59fb13a6ae9f0a61ba5e87e"  # first voice of the emulator's catalog
 S3_TIER_SESSIONS = 20  # a plan on Fish's 15- or 50-session tier, set in the entry options
+THINK_S = 0.8  # S2-think: speech-to-text and the agent's thinking before the first delta
+S4_STALL_RUNS = 2
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]:
@@ -266,6 +271,35 @@ async def phase_s2(
     return _collect(results)
 
 
+async def phase_s2_think(
+    hass: HomeAssistant, strategies: list[Strategy], settings: Settings, runs: int
+) -> dict[str, list[Sample]]:
+    """S2 with 0.8 s of speech-to-text and thinking between pipeline start and reply."""
+    results = []
+    for run in range(runs):
+        results.append(await s2_run(hass, strategies, settings, run, 1.0, THINK_S))
+        await asyncio.sleep(settings.pause_s)
+    return _collect(results)
+
+
+async def phase_s4(
+    hass: HomeAssistant, shipped: Strategy, settings: Settings, serial: Serial
+) -> dict[str, list[Sample]]:
+    """S4: satellites' formats one at a time (ffmpeg has the machine), then the stall."""
+    samples: dict[str, list[Sample]] = {key: [] for key in S4_REQUESTS}
+    for run in range(settings.runs + 1):
+        for key, options in S4_REQUESTS.items():
+            sample = await s4_request(hass, shipped.entity_id, options, s1_text(serial.next()))
+            if run:  # the first round warms up code paths and ffmpeg's page cache
+                samples[key].append(sample)
+            await asyncio.sleep(settings.pause_s)
+    for key in ("wav16k", "plain"):
+        samples[f"stall-{key}"] = [
+            await s4_stall(hass, shipped.entity_id, S4_REQUESTS[key]) for _ in range(S4_STALL_RUNS)
+        ]
+    return samples
+
+
 async def phase_cost(
     hass: HomeAssistant,
     strategies: list[Strategy],
@@ -416,6 +450,12 @@ async def run_phases(
     clock.phase("S2: Assist-style stream", settings.runs)
     samples["S2"] = await phase_s2(hass, strategies, settings, settings.runs)
     segments["S2"] = await _segments(emulator)
+    clock.phase("S2-think: stream after 0.8 s of STT and thinking", settings.runs)
+    samples["S2-think"] = await phase_s2_think(hass, strategies, settings, settings.runs)
+    segments["S2-think"] = await _segments(emulator)
+    clock.phase("S4: satellite formats through ffmpeg, and a 5 s pause", settings.runs)
+    samples["S4"] = await phase_s4(hass, strategies[0], settings, serial)
+    segments["S4"] = await _segments(emulator)
     clock.phase(f"S3: {settings.s3_requests} one-shot requests at once", 1)
     synthesizing = [s for s in strategies if s.probe is None]
     tier = await setup_tier_entry(hass, emulator.url)

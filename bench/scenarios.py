@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
+import itertools
 from pathlib import Path
 import re
 import time
@@ -246,10 +247,21 @@ def limit_sample(strategy: Strategy, handed_over: float, first_audio_s: float) -
 
 
 async def s2_run(
-    hass: HomeAssistant, strategies: Sequence[Strategy], settings: Settings, run: int, speed: float
+    hass: HomeAssistant,
+    strategies: Sequence[Strategy],
+    settings: Settings,
+    run: int,
+    speed: float,
+    think_s: float = 0.0,
 ) -> dict[str, Sample]:
-    """One Assist-style reply streamed to every strategy at once."""
+    """One Assist-style reply streamed to every strategy at once.
+
+    `think_s` is the time between the pipeline's start (its tts stream is
+    created) and the first delta: speech-to-text and the agent thinking.
+    """
     feeds = [AssistFeed(hass, strategy) for strategy in rotated(strategies, run)]
+    if think_s:
+        await asyncio.sleep(think_s)
     pieces = tokens(S2_TEXT, settings.token_chars)
     await llm_reply(feeds, pieces, settings.tokens_per_s * speed)
     results: dict[str, Sample] = {}
@@ -349,3 +361,76 @@ async def pieces(text: str, size: int = 64) -> AsyncGenerator[str]:
     for index in range(0, len(text), size):
         yield text[index : index + size]
         await asyncio.sleep(0)
+
+
+# S4: what voice satellites ask for (HA 2026.10 sources), against the plain path.
+SATELLITE_KB = 1024  # TTFA here is the first kilobyte: a WAV header alone is no audio
+S4_REQUESTS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "wav16k": {
+        "preferred_format": "wav",
+        "preferred_sample_rate": 16000,
+        "preferred_sample_channels": 1,
+        "preferred_sample_bytes": 2,
+    },
+    "flac48k": {
+        "preferred_format": "flac",
+        "preferred_sample_rate": 48000,
+        "preferred_sample_channels": 1,
+        "preferred_sample_bytes": 2,
+    },
+}
+S4_PAUSE_S = 5.0  # an LLM tool call in the middle of a reply
+S4_FIRST = "Let me check the thermostat for you. "
+S4_REST = "It is set to twenty degrees, and the living room is at nineteen right now."
+
+
+async def read_satellite(stream: tts.ResultStream, handed_over: float) -> Sample:
+    """Read like a satellite: TTFA to the first kilobyte; `stall` is the longest gap."""
+    arrivals: list[float] = []
+    received = 0
+    first_kb: float | None = None
+    error = None
+    try:
+        async for chunk in stream.async_stream_result():
+            received += len(chunk)
+            if chunk and first_kb is not None:
+                arrivals.append(time.monotonic())
+            if first_kb is None and received >= SATELLITE_KB:
+                first_kb = time.monotonic()
+                arrivals.append(first_kb)
+    except Exception as err:  # noqa: BLE001 - a failed request is a result, reported
+        error = f"{type(err).__name__}: {err}"
+    end = time.monotonic()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    return Sample(
+        ttfa=None if first_kb is None else first_kb - handed_over,
+        total=end - handed_over,
+        audio_bytes=received,
+        stall=max(gaps, default=0.0),
+        error=error,
+    )
+
+
+async def s4_request(
+    hass: HomeAssistant, entity_id: str, options: dict[str, Any], text: str
+) -> Sample:
+    """One tts.speak-style request in a satellite's format."""
+    stream = tts.async_create_stream(hass, engine=entity_id, options=options)
+    handed_over = time.monotonic()
+    stream.async_set_message(text)
+    return await read_satellite(stream, handed_over)
+
+
+async def s4_stall(hass: HomeAssistant, entity_id: str, options: dict[str, Any]) -> Sample:
+    """A streamed reply that pauses `S4_PAUSE_S` after its first sentence."""
+    stream = tts.async_create_stream(hass, engine=entity_id, options=options)
+
+    async def reply() -> AsyncGenerator[str]:
+        yield S4_FIRST
+        await asyncio.sleep(S4_PAUSE_S)
+        yield S4_REST
+
+    handed_over = time.monotonic()
+    stream.async_set_message_stream(reply())
+    return await read_satellite(stream, handed_over)

@@ -49,7 +49,8 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 
-from custom_components.fish_audio_live.const import CONF_MODEL, CONF_REFERENCE_ID, CONF_URL, DOMAIN
+from custom_components.fish_audio_live.config_flow import CONF_VOICE_LINK
+from custom_components.fish_audio_live.const import CONF_MODEL, CONF_URL, DOMAIN
 from custom_components.fish_audio_live.fishaudio.urls import DEFAULT_URL
 
 ENV_API_KEY = "FISH_AUDIO_API_KEY"
@@ -168,7 +169,8 @@ async def async_add_account(
     """
     flow = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     flow = await _async_step(hass, flow, {CONF_API_KEY: api_key, CONF_URL: url}, url, voice)
-    step: dict[str, Any] = {CONF_REFERENCE_ID: voice}
+    # The id goes in the paste field: the picker accepts only the voices it lists.
+    step: dict[str, Any] = {CONF_VOICE_LINK: voice}
     if model:
         step[CONF_MODEL] = model
     flow = await _async_step(hass, flow, step, url, voice)

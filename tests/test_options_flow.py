@@ -58,6 +58,8 @@ async def test_keep_warm_option_reloads_with_a_warm_socket(
 async def test_unused_clips_are_pruned(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:
     from custom_components.fish_audio_live.references import async_store_clip, clip_path
 
+    # ffmpeg is a dependency: set up before the entry, as Home Assistant does.
+    assert await async_setup_component(hass, "ffmpeg", {})
     await async_store_clip(hass, "orphan.bin", b"RIFF")
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)

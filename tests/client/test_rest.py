@@ -218,7 +218,10 @@ async def test_public_voices_default_listing(api: RestApi, emulator: FishEmulato
         state="trained",
         visibility="public",
         task_count=420_000,
+        type="tts",
+        description="Warm, slow storytelling voice.",
     )
+    assert calm.can_speak
     # score order: most liked first
     assert page.items[0].title == "Anime Girl"
     assert emulator.violations == []

@@ -4,7 +4,11 @@ Every stream is deterministic and really decodable:
 
 * ``pcm``: signed 16-bit little-endian mono at the session's sample rate. Each
   character is a square tone whose pitch depends on the character, so the
-  audio is never silent and any mix-up of segments changes the bytes.
+  audio is never silent and any mix-up of segments changes the bytes. A fixed
+  noise floor rides on it, so that lossless encoders (FLAC in Home Assistant's
+  ffmpeg step) compress it about as little as speech: a bare square tone packs
+  twenty times smaller, which made "time to the first kilobyte" wait for audio
+  that real speech would not need.
 * ``wav``: one 44-byte RIFF/WAVE header (RIFF and data sizes are the
   streaming placeholder 0xFFFFFFFF) in front of the same pcm.
 * ``mp3``: silent MPEG-1 Layer III mono frames (side info all zeros) at the
@@ -24,6 +28,7 @@ rounding of one segment never accumulates into the next.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import audioop
 from dataclasses import dataclass
 import math
 import struct
@@ -151,7 +156,8 @@ class PcmStream(AudioStream):
         samples = len(period) // 2
         offset = first_sample % samples
         repeats = (offset + count) // samples + 1
-        return (period * repeats)[offset * 2 : (offset + count) * 2]
+        square = (period * repeats)[offset * 2 : (offset + count) * 2]
+        return audioop.add(square, _noise(first_sample, count), 2)
 
     def _period(self, char: str) -> bytes:
         """One period of the character's square wave (pitch 220..840 Hz)."""
@@ -165,6 +171,30 @@ class PcmStream(AudioStream):
             )
             self._periods[char] = cached
         return cached
+
+
+# Pseudo-random noise, a function of the absolute sample index; its period is a
+# prime larger than a FLAC block, so no encoder finds the repetition.
+NOISE_SAMPLES: Final = 4099
+NOISE_AMPLITUDE: Final = 4000
+
+
+def _noise_table() -> bytes:
+    state, values = 12345, []
+    for _ in range(NOISE_SAMPLES):
+        state = (1103515245 * state + 12345) % 2**31
+        values.append(state % (2 * NOISE_AMPLITUDE + 1) - NOISE_AMPLITUDE)
+    return struct.pack(f"<{NOISE_SAMPLES}h", *values)
+
+
+_NOISE: Final = _noise_table()
+
+
+def _noise(first_sample: int, count: int) -> bytes:
+    """``count`` noise samples from absolute sample ``first_sample`` on."""
+    offset = first_sample % NOISE_SAMPLES
+    repeats = (offset + count) // NOISE_SAMPLES + 1
+    return (_NOISE * repeats)[offset * 2 : (offset + count) * 2]
 
 
 class WavStream(PcmStream):

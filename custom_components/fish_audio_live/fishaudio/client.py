@@ -147,8 +147,8 @@ class FishAudioClient:
         """Synthesize streamed text, yielding audio as it comes.
 
         WAV is framed here: a streaming header, then Fish's PCM converted to the
-        delivered shape; with `fill_silence`, a stalled WAV stream is padded with
-        silence so players do not starve. Waits for a free session slot rather
+        delivered shape; with `fill_silence`, a stalled WAV or PCM stream is
+        padded with silence so players do not starve. Waits for a free session slot rather
         than letting the server answer 429, and retries a 429 or 5xx handshake.
         """
         settings.validate()
@@ -157,11 +157,12 @@ class FishAudioClient:
         run = self._start(settings, text)
         try:
             audio = run.audio()
-            if settings.format == "wav":
+            if settings.format in ("wav", "pcm"):
                 shape = settings.delivered_shape
-                run.handed_out()
-                yield shape_header(shape)
-                run.asked_again()
+                if settings.format == "wav":
+                    run.handed_out()
+                    yield shape_header(shape)
+                    run.asked_again()
                 audio = convert_pcm(audio, settings.source_shape, shape)
                 if fill_silence:
                     audio = keep_flowing(

@@ -10,8 +10,12 @@ ourselves. The rules, in short:
   preferences (its mp3 comes at 32/44.1 kHz, its Opus at 48 kHz, always mono
   16-bit); otherwise the audio is WAV, converted here to the preferred shape,
   and HA's ffmpeg turns it into the container.
-* Any other format (flac, ...) is WAV: raw PCM lets ffmpeg start at once,
-  where a compressed input has to be probed first.
+* Any other format (flac, ...) is raw PCM, called `s16le`: signed 16-bit mono
+  at 44.1 kHz, which is what ffmpeg assumes for `-f s16le` when told nothing
+  else. ffmpeg then starts at once; a compressed input has to be probed, and
+  even a streaming WAV costs about 200 ms in ffmpeg's WAV reader (HA 2026.10
+  passes WAV input as `-f wav`). HA's ffmpeg step applies the preferred rate
+  and channels.
 * Ogg Opus is called `ogg` (what ffmpeg reads it as) unless `opus` was asked.
 """
 
@@ -23,8 +27,11 @@ from .resample import best_source_rate
 from .settings import DEFAULT_SAMPLE_RATE, SAMPLE_RATES
 from .wav import PcmShape
 
-# What a caller's preferred format maps to on the wire; anything else is WAV.
+# What a caller's preferred format maps to on the wire; anything else is raw PCM.
 _NATIVE = {"mp3": "mp3", "ogg": "opus", "opus": "opus", "wav": "wav"}
+# Raw PCM as ffmpeg reads `-f s16le` with no rate or channels given.
+RAW_EXTENSION = "s16le"
+RAW_RATE = 44100
 _WIDTHS = (1, 2, 3, 4)
 
 
@@ -48,7 +55,9 @@ def plan_output(
     preferred_width: int | None = None,
 ) -> OutputPlan:
     """Choose the output for a voice stored as `voice_format`@`voice_rate`."""
-    fmt = voice_format if preferred_format is None else _NATIVE.get(preferred_format, "wav")
+    if preferred_format is not None and preferred_format not in _NATIVE:
+        return OutputPlan("pcm", RAW_RATE, RAW_EXTENSION)  # HA's ffmpeg encodes it
+    fmt = voice_format if preferred_format is None else _NATIVE[preferred_format]
     channels = preferred_channels or 1
     width = preferred_width if preferred_width in _WIDTHS else 2
     if fmt != "wav" and (

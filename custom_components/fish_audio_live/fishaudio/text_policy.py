@@ -5,8 +5,8 @@ so spaces are kept). Flushes decide when the server starts speaking:
 
 * First flush right after the first complete sentence, so first audio waits
   for one sentence, not for a full `chunk_length` buffer: a short opening
-  ("Sure thing.", "Okay.") is spoken at once. Only punctuation or a single
-  token shorter than `first_min_chars` letters ("Hi.", "Dr.") waits for more.
+  ("Sure thing.", "Okay.") is spoken at once. Only an opening of fewer than
+  `first_min_chars` letters or digits ("Hi.", "Dr.", "1.") waits for more.
   A sentence ends at `.`, `!`, `?`, `;`, `:` or an ellipsis followed by white
   space, or at CJK full stops, which need none. The first sentence also ends at
   the end of a piece (`.`, `!` or `?` after a letter): the next piece may be a
@@ -86,12 +86,8 @@ class TextPlanner:
         )
 
     def _speakable(self, text: str) -> bool:
-        """More than punctuation or a single very short token."""
-        words = text.split()
-        letters = sum(char.isalnum() for char in text)
-        if len(words) >= 2:
-            return letters >= 2
-        return letters >= self._policy.first_min_chars
+        """More than punctuation or a very short token ("Hi.", "Dr.")."""
+        return sum(char.isalnum() for char in text) >= self._policy.first_min_chars
 
     def _flush_points(self, piece: str) -> list[int]:
         """Offsets in `piece` after which to flush."""
