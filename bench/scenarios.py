@@ -32,8 +32,11 @@ MP3_BYTES_PER_S = 128_000 / 8  # the entities' default: 128 kbit/s CBR
 
 def _stream_response_chars() -> int:
     """HA's STREAM_RESPONSE_CHARS, read from its source (assist_pipeline needs hassil to import)."""
-    source = Path(tts.__file__).parent.parent / "assist_pipeline" / "default_pipeline.py"
-    match = re.search(r"^STREAM_RESPONSE_CHARS = (\d+)", source.read_text(), re.MULTILINE)
+    folder = Path(tts.__file__).parent.parent / "assist_pipeline"
+    # default_pipeline.py since HA 2026.10; pipeline.py up to 2026.9.
+    sources = [folder / name for name in ("default_pipeline.py", "pipeline.py")]
+    text = "".join(source.read_text() for source in sources if source.exists())
+    match = re.search(r"^STREAM_RESPONSE_CHARS = (\d+)", text, re.MULTILINE)
     return int(match.group(1)) if match else 60
 
 

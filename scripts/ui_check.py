@@ -237,8 +237,22 @@ def add_integration(ui: Ui, emulator_url: str, demo_key: str) -> None:
     done.first.click()
 
 
+# True once every Fish Audio Live entry is loaded (asked through the frontend's own connection).
+ENTRY_LOADED_JS = """async () => {
+  const hass = document.querySelector("home-assistant")?.hass;
+  if (!hass) return false;
+  const entries = await hass.callWS({type: "config_entries/get", domain: "fish_audio_live"});
+  return entries.length > 0 && entries.every((entry) => entry.state === "loaded");
+}"""
+
+
 def open_entry(ui: Ui) -> None:
-    """The integration's page: the account entry and its voices."""
+    """The integration's page: the account entry and its voices.
+
+    After a change the entry reloads; the page lists no entry while it does,
+    so wait for the reload to finish first, as a user waits for the spinner.
+    """
+    ui.page.wait_for_function(ENTRY_LOADED_JS, polling=200)
     ui.goto("/config/integrations/integration/fish_audio_live")
     ui.wait_text("Calm Narrator")
 

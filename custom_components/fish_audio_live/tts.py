@@ -26,6 +26,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .compat import HA_CONVERTS_DECLARED_PREFERENCES
 from .const import (
     CONF_CHUNK_LENGTH,
     CONF_CLEAN_TEXT,
@@ -75,6 +76,13 @@ OPTION_CLONE = "clone"
 # How long to wait for the first words before opening the socket anyway (seconds).
 FIRST_WORDS_GRACE = 0.05
 
+# Preferences that, before HA 2026.11, make HA run ffmpeg whatever the entity sends.
+_SAMPLE_PREFERENCES = (
+    ATTR_PREFERRED_SAMPLE_RATE,
+    ATTR_PREFERRED_SAMPLE_CHANNELS,
+    ATTR_PREFERRED_SAMPLE_BYTES,
+    "preferred_bitrate",
+)
 # Formats a voice or a call may name: raw PCM has no container HA could convert from.
 _ENTITY_FORMATS = ("mp3", "wav", "opus")
 
@@ -278,6 +286,8 @@ class FishAudioTTSEntity(TextToSpeechEntity):
                 preferred_rate=_preference(options, ATTR_PREFERRED_SAMPLE_RATE, int),
                 preferred_channels=_preference(options, ATTR_PREFERRED_SAMPLE_CHANNELS, int),
                 preferred_width=_preference(options, ATTR_PREFERRED_SAMPLE_BYTES, int),
+                converted_anyway=HA_CONVERTS_DECLARED_PREFERENCES
+                and any(options.get(name) is not None for name in _SAMPLE_PREFERENCES),
             )
             values.update(self._voice(options))
             values.update(format=plan.format, sample_rate=plan.sample_rate, pcm=plan.pcm)

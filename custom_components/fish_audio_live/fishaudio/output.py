@@ -16,6 +16,9 @@ ourselves. The rules, in short:
   even a streaming WAV costs about 200 ms in ffmpeg's WAV reader (HA 2026.10
   passes WAV input as `-f wav`). HA's ffmpeg step applies the preferred rate
   and channels.
+* When HA will run ffmpeg whatever we deliver (before 2026.11 it converts as
+  soon as a preferred rate, channel count or width is given), raw PCM too: it
+  is the input ffmpeg starts on fastest.
 * Ogg Opus is called `ogg` (what ffmpeg reads it as) unless `opus` was asked.
 """
 
@@ -53,9 +56,13 @@ def plan_output(
     preferred_rate: int | None = None,
     preferred_channels: int | None = None,
     preferred_width: int | None = None,
+    converted_anyway: bool = False,
 ) -> OutputPlan:
-    """Choose the output for a voice stored as `voice_format`@`voice_rate`."""
-    if preferred_format is not None and preferred_format not in _NATIVE:
+    """Choose the output for a voice stored as `voice_format`@`voice_rate`.
+
+    `converted_anyway`: the caller's ffmpeg step runs whatever we deliver.
+    """
+    if converted_anyway or (preferred_format is not None and preferred_format not in _NATIVE):
         return OutputPlan("pcm", RAW_RATE, RAW_EXTENSION)  # HA's ffmpeg encodes it
     fmt = voice_format if preferred_format is None else _NATIVE[preferred_format]
     channels = preferred_channels or 1
