@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -34,6 +35,13 @@ async def async_get_config_entry_diagnostics(
         "sessions": {
             "active": client.active_sessions,
             "waiting": client.waiting,
+            "free": client.slots.free,
             "recent": [stats.as_dict() for stats in client.recent],
+        },
+        "standby": {
+            "preconnect": client.preconnect_enabled,
+            "keep_warm": client.keep_warm,
+            "pending_models": client.standby.models,
+            **asdict(client.standby.stats),
         },
     }
