@@ -41,7 +41,17 @@ def start_size(audio: bytes) -> int:
 
 async def duration(data: bytes) -> float:
     process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-hide_banner", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "8000", "pipe:1",
+        "ffmpeg",
+        "-hide_banner",
+        "-i",
+        "pipe:0",
+        "-f",
+        "s16le",
+        "-ac",
+        "1",
+        "-ar",
+        "8000",
+        "pipe:1",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -57,7 +67,7 @@ async def test_a_90_second_clip_is_stored_small_and_whole(
     await async_store_clip(hass, "long.wav", upload)
     stored = clip_path(hass, "long.wav").read_bytes()
     before, after = start_size(upload), start_size(stored)
-    print(f"start with a 90 s clip: {before} bytes as uploaded, {after} bytes stored")  # noqa: T201
+    print(f"start with a 90 s clip: {before} bytes as uploaded, {after} bytes stored")
     assert after < before / 8
     assert await duration(stored) == pytest.approx(90, abs=0.5)  # not trimmed: the transcript fits
 
@@ -66,9 +76,7 @@ async def test_without_ffmpeg_the_clip_is_kept_as_uploaded(
     hass: HomeAssistant, setup_integration: MockConfigEntry
 ) -> None:
     upload = tone_wav(4)
-    with patch(
-        "custom_components.fish_audio_live.references.get_ffmpeg_manager"
-    ) as manager:
+    with patch("custom_components.fish_audio_live.references.get_ffmpeg_manager") as manager:
         manager.return_value.binary = "/nonexistent/ffmpeg"
         await async_store_clip(hass, "short.wav", upload)
     assert clip_path(hass, "short.wav").read_bytes() == upload

@@ -30,6 +30,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.fish_audio_live import runtime as runtime_module
+from custom_components.fish_audio_live.compat import HA_CONVERTS_DECLARED_PREFERENCES
 from custom_components.fish_audio_live.const import (
     CONF_CLONE_FILE,
     CONF_CLONE_TEXT,
@@ -42,7 +43,6 @@ from custom_components.fish_audio_live.const import (
 from custom_components.fish_audio_live.fishaudio.errors import InvalidSettingError
 from custom_components.fish_audio_live.fishaudio.live import Timeouts
 from custom_components.fish_audio_live.references import clip_path
-from custom_components.fish_audio_live.compat import HA_CONVERTS_DECLARED_PREFERENCES
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 from tests.conftest import API_KEY, USER_ID, VOICE_TITLE
 from tests.emulator import Fault, FishEmulator, Voice

@@ -28,11 +28,12 @@ rounding of one segment never accumulates into the next.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-import audioop
 from dataclasses import dataclass
 import math
 import struct
 from typing import Final
+
+import audioop
 
 PCM_RATES: Final = frozenset({8000, 16000, 24000, 32000, 44100})
 MP3_RATES: Final = frozenset({32000, 44100})
