@@ -272,7 +272,7 @@ def targets(results: Results, settings: Settings) -> list[Target]:
     stall = results.scenarios.get("S4", {}).get("stall-wav16k")
     found.append(
         _at_most(
-            "S4 5 s pause: longest gap in a WAV stream <= 1000 ms",
+            f"S4 {settings.stall_s:g} s pause: longest gap in a WAV stream <= 1000 ms",
             None if stall is None else stall["stall_max_ms"],
             1000.0,
             "Wyoming-like wav 16 kHz, fill_silence on (default)",

@@ -93,6 +93,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]
     parser.add_argument("--tokens-per-s", type=float, default=40.0, help="S2 LLM deltas per s")
     parser.add_argument("--token-chars", type=int, default=4, help="characters per S2 delta")
     parser.add_argument("--s3-requests", type=int, help="S3 burst size (default 20, quick 10)")
+    parser.add_argument(
+        "--stall-ms", type=float, default=5000.0, help="S4: pause in the reply (a tool call)"
+    )
     parser.add_argument("--sweep-runs", type=int, help="runs of the policy sweep (0 = skip)")
     parser.add_argument(
         "--long-minutes",
@@ -124,6 +127,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Settings, Path, Path]
         long_rtf=0.01,
         sweep_runs=args.sweep_runs if args.sweep_runs is not None else (0 if quick else 10),
         pause_s=args.handshake_ms / 1000 + 0.2,
+        stall_s=args.stall_ms / 1000,
     )
     # A quick run must not overwrite the committed results of a full one.
     out = Path(tempfile.gettempdir()) / "fish-bench-quick" if quick else None
@@ -295,7 +299,8 @@ async def phase_s4(
             await asyncio.sleep(settings.pause_s)
     for key in ("wav16k", "plain"):
         samples[f"stall-{key}"] = [
-            await s4_stall(hass, shipped.entity_id, S4_REQUESTS[key]) for _ in range(S4_STALL_RUNS)
+            await s4_stall(hass, shipped.entity_id, S4_REQUESTS[key], settings.stall_s)
+            for _ in range(S4_STALL_RUNS)
         ]
     return samples
 
@@ -453,7 +458,9 @@ async def run_phases(
     clock.phase("S2-think: stream after 0.8 s of STT and thinking", settings.runs)
     samples["S2-think"] = await phase_s2_think(hass, strategies, settings, settings.runs)
     segments["S2-think"] = await _segments(emulator)
-    clock.phase("S4: satellite formats through ffmpeg, and a 5 s pause", settings.runs)
+    clock.phase(
+        f"S4: satellite formats through ffmpeg, a {settings.stall_s:g} s pause", settings.runs
+    )
     samples["S4"] = await phase_s4(hass, strategies[0], settings, serial)
     segments["S4"] = await _segments(emulator)
     clock.phase(f"S3: {settings.s3_requests} one-shot requests at once", 1)

@@ -95,6 +95,7 @@ class Settings:
     long_rtf: float
     sweep_runs: int
     pause_s: float
+    stall_s: float = 5.0
 
     def latency(self, *, rtf: float | None = None, delays: bool = True) -> dict[str, float]:
         """The emulator's LatencyModel fields; `delays=False` drops handshake and first audio."""
@@ -383,7 +384,6 @@ S4_REQUESTS: dict[str, dict[str, Any]] = {
         "preferred_sample_bytes": 2,
     },
 }
-S4_PAUSE_S = 5.0  # an LLM tool call in the middle of a reply
 S4_FIRST = "Let me check the thermostat for you. "
 S4_REST = "It is set to twenty degrees, and the living room is at nineteen right now."
 
@@ -425,13 +425,15 @@ async def s4_request(
     return await read_satellite(stream, handed_over)
 
 
-async def s4_stall(hass: HomeAssistant, entity_id: str, options: dict[str, Any]) -> Sample:
-    """A streamed reply that pauses `S4_PAUSE_S` after its first sentence."""
+async def s4_stall(
+    hass: HomeAssistant, entity_id: str, options: dict[str, Any], pause_s: float
+) -> Sample:
+    """A streamed reply that pauses `pause_s` (an LLM tool call) after its first sentence."""
     stream = tts.async_create_stream(hass, engine=entity_id, options=options)
 
     async def reply() -> AsyncGenerator[str]:
         yield S4_FIRST
-        await asyncio.sleep(S4_PAUSE_S)
+        await asyncio.sleep(pause_s)
         yield S4_REST
 
     handed_over = time.monotonic()

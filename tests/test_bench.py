@@ -51,6 +51,7 @@ def _run_bench(out: Path) -> tuple[dict[str, Any], Path, str]:
         "--rtf=0.02",
         "--tokens-per-s=400",
         "--long-minutes=0.1,0.3",
+        "--stall-ms=300",
         f"--json={json_path}",
         f"--chart={chart_path}",
     ]
@@ -67,7 +68,7 @@ def _number(value: Any) -> bool:
 
 def _check_scenarios(report: dict[str, Any]) -> None:
     """Every scenario and strategy has figures, and streaming beats collecting."""
-    for scenario in ("S1", "S2", "S3"):
+    for scenario in ("S1", "S2", "S2-think", "S3"):
         expected = STRATEGIES if scenario != "S3" else STRATEGIES[:-1]
         entries = report["scenarios"][scenario]
         for key in expected:
@@ -78,10 +79,15 @@ def _check_scenarios(report: dict[str, Any]) -> None:
             assert _number(entry["total_ms"]["p50"]), (scenario, key)
             if key != "d":
                 assert entry["audio_s_mean"] > 0, (scenario, key)
-        if scenario != "S3":
+        if scenario in ("S1", "S2"):
             for key in expected[:-1]:
                 assert _number(entries[key]["cpu_ms_per_audio_s"]), (scenario, key)
     assert _number(report["scenarios"]["S3"]["cpu_ms_per_audio_s_all"])
+    for key in ("plain", "wav16k", "flac48k", "stall-wav16k", "stall-plain"):
+        entry = report["scenarios"]["S4"][key]
+        assert entry["errors"] == [], (key, entry["errors"])
+        assert _number(entry["ttfa_ms"]["p50"]), key
+        assert _number(entry["stall_max_ms"]), key
     # Even with tiny latencies, (b) waits for the whole reply and (a) does not.
     s2 = report["scenarios"]["S2"]
     assert s2["b"]["ttfa_ms"]["p50"] > s2["a"]["ttfa_ms"]["p50"]
@@ -93,7 +99,7 @@ def _check_memory_sweep_targets(report: dict[str, Any], output: str) -> None:
             assert _number(report["memory"][length][path]["peak_kib"])
     assert len(report["sweep"]) >= 5
     assert all(_number(entry["ttfa_ms"]["p50"]) for entry in report["sweep"].values())
-    assert len(report["targets"]) == 9
+    assert len(report["targets"]) == 12
     assert _number(report["scenarios"]["S3"]["a-20"]["ttfa_ms"]["p95"])
     assert all(target["pass"] in (True, False) for target in report["targets"])
     assert report["machine"]["home_assistant"]
