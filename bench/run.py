@@ -265,23 +265,16 @@ async def phase_s1(
 
 
 async def phase_s2(
-    hass: HomeAssistant, strategies: list[Strategy], settings: Settings, runs: int
+    hass: HomeAssistant,
+    strategies: list[Strategy],
+    settings: Settings,
+    runs: int,
+    think_s: float = 0.0,
 ) -> dict[str, list[Sample]]:
-    """S2, side by side, `runs` times."""
+    """S2, side by side, `runs` times; `think_s` between pipeline start and the reply."""
     results = []
     for run in range(runs):
-        results.append(await s2_run(hass, strategies, settings, run, 1.0))
-        await asyncio.sleep(settings.pause_s)
-    return _collect(results)
-
-
-async def phase_s2_think(
-    hass: HomeAssistant, strategies: list[Strategy], settings: Settings, runs: int
-) -> dict[str, list[Sample]]:
-    """S2 with 0.8 s of speech-to-text and thinking between pipeline start and reply."""
-    results = []
-    for run in range(runs):
-        results.append(await s2_run(hass, strategies, settings, run, 1.0, THINK_S))
+        results.append(await s2_run(hass, strategies, settings, run, 1.0, think_s))
         await asyncio.sleep(settings.pause_s)
     return _collect(results)
 
@@ -456,7 +449,7 @@ async def run_phases(
     samples["S2"] = await phase_s2(hass, strategies, settings, settings.runs)
     segments["S2"] = await _segments(emulator)
     clock.phase("S2-think: stream after 0.8 s of STT and thinking", settings.runs)
-    samples["S2-think"] = await phase_s2_think(hass, strategies, settings, settings.runs)
+    samples["S2-think"] = await phase_s2(hass, strategies, settings, settings.runs, THINK_S)
     segments["S2-think"] = await _segments(emulator)
     clock.phase(
         f"S4: satellite formats through ffmpeg, a {settings.stall_s:g} s pause", settings.runs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import shutil
 import struct
@@ -16,6 +15,7 @@ from custom_components.fish_audio_live.fishaudio import protocol
 from custom_components.fish_audio_live.fishaudio.settings import ReferenceClip, SynthesisSettings
 from custom_components.fish_audio_live.fishaudio.wav import PcmShape, wav_file
 from custom_components.fish_audio_live.references import async_store_clip, clip_path
+from tests.test_conversion import ffmpeg
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None, reason="ffmpeg is provisioned by scripts/setup"
@@ -40,23 +40,7 @@ def start_size(audio: bytes) -> int:
 
 
 async def duration(data: bytes) -> float:
-    process = await asyncio.create_subprocess_exec(
-        "ffmpeg",
-        "-hide_banner",
-        "-i",
-        "pipe:0",
-        "-f",
-        "s16le",
-        "-ac",
-        "1",
-        "-ar",
-        "8000",
-        "pipe:1",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    pcm, _ = await process.communicate(data)
+    pcm, _ = await ffmpeg(data, "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "8000", "pipe:1")
     return len(pcm) / 16000
 
 

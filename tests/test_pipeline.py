@@ -130,16 +130,9 @@ async def agent(hass: HomeAssistant) -> AsyncGenerator[StreamingAgent]:
         yield agent
 
 
-async def test_llm_reply_streams_into_speech(
-    hass: HomeAssistant,
-    setup_integration: MockConfigEntry,
-    agent: StreamingAgent,
-    emulator: FishEmulator,
-    hass_ws_client: WebSocketGenerator,
-    hass_client: ClientSessionGenerator,
-) -> None:
+async def create_pipeline(hass: HomeAssistant, client: Any, tts_engine: str) -> str:
+    """An Assist pipeline from the streaming agent to `tts_engine`; its id."""
     assert await async_setup_component(hass, "assist_pipeline", {})
-    client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {
             "type": "assist_pipeline/pipeline/create",
@@ -149,7 +142,7 @@ async def test_llm_reply_streams_into_speech(
             "name": "Streaming",
             "stt_engine": None,
             "stt_language": None,
-            "tts_engine": "tts.test_voice",
+            "tts_engine": tts_engine,
             "tts_language": "en",
             "tts_voice": None,
             "wake_word_entity": None,
@@ -158,7 +151,19 @@ async def test_llm_reply_streams_into_speech(
     )
     created = await client.receive_json()
     assert created["success"], created
-    pipeline_id = created["result"]["id"]
+    return str(created["result"]["id"])
+
+
+async def test_llm_reply_streams_into_speech(
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    agent: StreamingAgent,
+    emulator: FishEmulator,
+    hass_ws_client: WebSocketGenerator,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    client = await hass_ws_client(hass)
+    pipeline_id = await create_pipeline(hass, client, "tts.test_voice")
 
     await client.send_json_auto_id(
         {

@@ -14,9 +14,7 @@ from typing import Any
 from unittest.mock import patch
 
 from homeassistant.components import tts
-from homeassistant.const import MATCH_ALL
 from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import (
@@ -25,7 +23,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from tests.emulator import Fault, FishEmulator, LatencyModel
-from tests.test_pipeline import AGENT_ENTITY, StreamingAgent, agent  # noqa: F401 - fixture
+from tests.test_pipeline import StreamingAgent, agent, create_pipeline  # noqa: F401 - fixture
 
 ENTITY = "tts.test_voice"
 REPLY = "Sure thing. The kitchen lights are on now, and the oven is warming up."
@@ -54,33 +52,15 @@ async def _run_pipeline(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator
 ) -> tuple[Any, dict[str, Any]]:
     """Create a pipeline that ends in our voice and start a text run; return run-start."""
-    assert await async_setup_component(hass, "assist_pipeline", {})
     client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "conversation_engine": AGENT_ENTITY,
-            "conversation_language": MATCH_ALL,
-            "language": "en",
-            "name": "Kitchen",
-            "stt_engine": None,
-            "stt_language": None,
-            "tts_engine": ENTITY,
-            "tts_language": "en",
-            "tts_voice": None,
-            "wake_word_entity": None,
-            "wake_word_id": None,
-        }
-    )
-    created = await client.receive_json()
-    assert created["success"], created
+    pipeline_id = await create_pipeline(hass, client, ENTITY)
     await client.send_json_auto_id(
         {
             "type": "assist_pipeline/run",
             "start_stage": "intent",
             "end_stage": "tts",
             "input": {"text": "Turn on the kitchen lights"},
-            "pipeline": created["result"]["id"],
+            "pipeline": pipeline_id,
         }
     )
     assert (await client.receive_json())["success"]

@@ -60,7 +60,7 @@ from .fishaudio.errors import (
 )
 from .fishaudio.output import OutputPlan, plan_output
 from .fishaudio.settings import DEFAULT_MODEL, SynthesisSettings, voice_id_from_input
-from .fishaudio.text_clean import SpeechTextCleaner, clean_text
+from .fishaudio.text_clean import clean_stream, clean_text
 from .references import async_load_references
 from .runtime import FishAudioConfigEntry, clear_credit_issue, user_error
 
@@ -368,16 +368,6 @@ async def _leading(pieces: AsyncIterator[str]) -> str:
         if piece.strip():
             return head
     raise EmptyTextError("nothing to say")
-
-
-async def clean_stream(pieces: AsyncIterable[str]) -> AsyncGenerator[str]:
-    """Text for speech: Markdown, URLs and emoji dropped across piece boundaries."""
-    cleaner = SpeechTextCleaner()
-    async for piece in pieces:
-        if cleaned := cleaner.feed(piece):
-            yield cleaned
-    if rest := cleaner.finish():
-        yield rest
 
 
 async def _chain(head: str, rest: AsyncIterator[str]) -> AsyncGenerator[str]:
