@@ -130,9 +130,12 @@ async def agent(hass: HomeAssistant) -> AsyncGenerator[StreamingAgent]:
         yield agent
 
 
-async def create_pipeline(hass: HomeAssistant, client: Any, tts_engine: str) -> str:
-    """An Assist pipeline from the streaming agent to `tts_engine`; its id."""
+async def create_pipeline(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, tts_engine: str
+) -> tuple[Any, str]:
+    """An Assist pipeline from the streaming agent to `tts_engine`: a ws client, its id."""
     assert await async_setup_component(hass, "assist_pipeline", {})
+    client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {
             "type": "assist_pipeline/pipeline/create",
@@ -151,7 +154,7 @@ async def create_pipeline(hass: HomeAssistant, client: Any, tts_engine: str) -> 
     )
     created = await client.receive_json()
     assert created["success"], created
-    return str(created["result"]["id"])
+    return client, str(created["result"]["id"])
 
 
 async def test_llm_reply_streams_into_speech(
@@ -162,8 +165,7 @@ async def test_llm_reply_streams_into_speech(
     hass_ws_client: WebSocketGenerator,
     hass_client: ClientSessionGenerator,
 ) -> None:
-    client = await hass_ws_client(hass)
-    pipeline_id = await create_pipeline(hass, client, "tts.test_voice")
+    client, pipeline_id = await create_pipeline(hass, hass_ws_client, "tts.test_voice")
 
     await client.send_json_auto_id(
         {

@@ -52,8 +52,7 @@ async def _run_pipeline(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator
 ) -> tuple[Any, dict[str, Any]]:
     """Create a pipeline that ends in our voice and start a text run; return run-start."""
-    client = await hass_ws_client(hass)
-    pipeline_id = await create_pipeline(hass, client, ENTITY)
+    client, pipeline_id = await create_pipeline(hass, hass_ws_client, ENTITY)
     await client.send_json_auto_id(
         {
             "type": "assist_pipeline/run",
