@@ -21,7 +21,9 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.fish_audio_live.compat import HA_CONVERTS_DECLARED_PREFERENCES
 from custom_components.fish_audio_live.fishaudio.live import Timeouts
+from custom_components.fish_audio_live.fishaudio.wav import wav_header
 from tests.emulator import FishEmulator, SessionRecord
 
 pytestmark = pytest.mark.skipif(
@@ -197,3 +199,28 @@ async def test_failed_conversions_do_not_lock_sessions(
 async def _drain(audio: AsyncGenerator[bytes]) -> None:
     async for _chunk in audio:
         pass
+
+
+WYOMING = {
+    "preferred_format": "wav",
+    "preferred_sample_rate": 16000,
+    "preferred_sample_channels": 1,
+    "preferred_sample_bytes": 2,
+}
+
+
+async def test_a_wyoming_request_skips_ffmpeg_where_ha_allows(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
+) -> None:
+    """HA 2026.11+: the matching WAV passes untouched. Older HA converts anyway: raw PCM."""
+    data = await speak(hass, WYOMING)
+    session = emulator.sessions[-1]
+    assert session.request is not None
+    assert session.request["format"] == "pcm"
+    if HA_CONVERTS_DECLARED_PREFERENCES:
+        assert session.request["sample_rate"] == 44100  # what ffmpeg assumes for raw s16le
+        got = await probe(data)
+        assert (got.codec, got.rate, got.channels) == ("pcm_s16le", 16000, "mono")
+    else:
+        assert session.request["sample_rate"] == 16000
+        assert data == wav_header(16000, None) + session.audio_sent
