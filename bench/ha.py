@@ -90,8 +90,9 @@ def entity_of(hass: HomeAssistant, entry: config_entries.ConfigEntry[Any]) -> Fi
 def _platform(
     hass: HomeAssistant, entry: config_entries.ConfigEntry[Any]
 ) -> entity_platform.EntityPlatform:
-    for platform in entity_platform.async_get_platforms(hass, DOMAIN):
-        if platform.domain == "tts" and platform.config_entry is entry:
+    # The platform that holds the entity: after a reload HA 2026.6 may list an empty one first.
+    for platform in reversed(entity_platform.async_get_platforms(hass, DOMAIN)):
+        if platform.domain == "tts" and platform.config_entry is entry and platform.entities:
             return platform
     raise RuntimeError("the integration's tts platform is not loaded")
 
