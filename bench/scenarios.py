@@ -67,7 +67,8 @@ S2_TEXT = (
 
 def s1_text(serial: int) -> str:
     """S1's message, made unique by a clock value of constant width."""
-    return S1_TEXT.format(clock=f"{7 + serial // 60 % 3}:{serial % 60:02d}")
+    # 540 distinct values: HA answers a repeated one-shot message from its cache.
+    return S1_TEXT.format(clock=f"{1 + serial // 60 % 9}:{serial % 60:02d}")
 
 
 def tokens(text: str, size: int) -> list[str]:

@@ -304,6 +304,10 @@ def options(ui: Ui) -> None:
     open_entry(ui)
     ui.button("Configure").first.click()
     ui.wait_text("Fish Audio account options")
+    # Every option says what it does (its help text), once the dialog has faded in.
+    ui.wait_text("Settings shared by every voice of this account.")
+    ui.wait_text("so the reply starts about a third of a second sooner")
+    ui.page.wait_for_timeout(400)  # the dialog's fade-in, for the screenshot only
     ui.check_readable()
     ui.shot("08-options")
     ui.submit()
