@@ -266,6 +266,8 @@ class FishAudioClient:
         try:
             conn = await self._acquire(run.settings.model)
             run.holding = True
+            # The session's own timings start with its slot: waiting is the account's cap.
+            session.stats.started = time.monotonic()
             try:
                 await self._open(session, conn)
                 async for chunk in session.stream(text):
