@@ -157,6 +157,21 @@ async def create_pipeline(
     return client, str(created["result"]["id"])
 
 
+async def start_text_run(client: Any, pipeline_id: str, text: str) -> None:
+    """Run the pipeline from intent to tts on `text` (events follow on `client`)."""
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/run",
+            "start_stage": "intent",
+            "end_stage": "tts",
+            "input": {"text": text},
+            "pipeline": pipeline_id,
+        }
+    )
+    subscribed = await client.receive_json()
+    assert subscribed["success"], subscribed
+
+
 async def test_llm_reply_streams_into_speech(
     hass: HomeAssistant,
     setup_integration: MockConfigEntry,
@@ -166,18 +181,7 @@ async def test_llm_reply_streams_into_speech(
     hass_client: ClientSessionGenerator,
 ) -> None:
     client, pipeline_id = await create_pipeline(hass, hass_ws_client, "tts.test_voice")
-
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/run",
-            "start_stage": "intent",
-            "end_stage": "tts",
-            "input": {"text": "Tell me a story"},
-            "pipeline": pipeline_id,
-        }
-    )
-    subscribed = await client.receive_json()
-    assert subscribed["success"], subscribed
+    await start_text_run(client, pipeline_id, "Tell me a story")
 
     http = await hass_client()
     audio = bytearray()

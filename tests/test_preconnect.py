@@ -23,7 +23,12 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from tests.emulator import Fault, FishEmulator, LatencyModel
-from tests.test_pipeline import StreamingAgent, agent, create_pipeline  # noqa: F401 - fixture
+from tests.test_pipeline import (  # noqa: F401 - agent is a fixture
+    StreamingAgent,
+    agent,
+    create_pipeline,
+    start_text_run,
+)
 
 ENTITY = "tts.test_voice"
 REPLY = "Sure thing. The kitchen lights are on now, and the oven is warming up."
@@ -53,16 +58,7 @@ async def _run_pipeline(
 ) -> tuple[Any, dict[str, Any]]:
     """Create a pipeline that ends in our voice and start a text run; return run-start."""
     client, pipeline_id = await create_pipeline(hass, hass_ws_client, ENTITY)
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/run",
-            "start_stage": "intent",
-            "end_stage": "tts",
-            "input": {"text": "Turn on the kitchen lights"},
-            "pipeline": pipeline_id,
-        }
-    )
-    assert (await client.receive_json())["success"]
+    await start_text_run(client, pipeline_id, "Turn on the kitchen lights")
     run_start = await client.receive_json()
     assert run_start["event"]["type"] == "run-start"
     return client, run_start["event"]

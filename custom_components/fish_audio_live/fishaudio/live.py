@@ -131,7 +131,6 @@ class LiveSession:
         self._owed_since: float | None = None
         self._stop_sent_at: float | None = None
         self._last_audio_at: float | None = None
-        self._close_reason = ""
         self._pending: asyncio.Future[aiohttp.WSMessage] | None = None
         self.stats = SessionStats(model=settings.model, format=settings.format)
 
@@ -340,13 +339,10 @@ class LiveSession:
     def _on_closed(self, message: aiohttp.WSMessage) -> None:
         if self._writer_error is not None:
             raise self._writer_error
-        if message.type is aiohttp.WSMsgType.CLOSE and isinstance(message.extra, str):
-            self._close_reason = message.extra
-        if message.type is aiohttp.WSMsgType.CLOSE and message.data != 1000:
-            code = message.data
-        else:
-            code = self._close_code()
-        reason = f": {self._close_reason}" if self._close_reason else ""
+        # A CLOSE frame carries the server's code and reason; later reads only CLOSED.
+        closing = message.type is aiohttp.WSMsgType.CLOSE
+        code = message.data if closing else self._close_code()
+        reason = f": {message.extra}" if closing and message.extra else ""
         _LOGGER.debug("Live socket closed before finish, code %s%s", code, reason)
         raise CannotConnectError(f"connection closed before finish (code {code}{reason})")
 

@@ -24,8 +24,6 @@ SAMPLE_RATES: dict[str, tuple[int, ...]] = {
 DEFAULT_SAMPLE_RATE = {"mp3": 44100, "wav": 44100, "pcm": 44100, "opus": 48000}
 MP3_BITRATES = (64, 128, 192)
 OPUS_BITRATES = (-1000, 24000, 32000, 48000, 64000)
-# File extension Home Assistant is told for each output format.
-EXTENSIONS = {"mp3": "mp3", "wav": "wav", "opus": "opus", "pcm": "pcm"}
 
 # Fish voice ids are 32 hex characters; a pasted voice page URL ends with one.
 _VOICE_ID = re.compile(r"^[0-9a-f]{32}$")
