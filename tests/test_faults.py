@@ -39,6 +39,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 
 from custom_components.fish_audio_live.const import CONF_URL, DOMAIN, ISSUE_NO_CREDIT
+from custom_components.fish_audio_live.fishaudio import protocol
 from custom_components.fish_audio_live.fishaudio.text_clean import clean_text
 from custom_components.fish_audio_live.fishaudio.wav import wav_header
 from tests.bounds import TEST_RETRY_DELAYS
@@ -251,11 +252,20 @@ FAULT_CASES: Final[tuple[FaultCase, ...]] = (
     ),
     FaultCase(
         id="big_frame",
-        fault="all audio in one 8 MiB frame",
+        fault="all audio in one frame just under the 2 MiB cap",
         phase=AFTER_STOP,
         outcome=FULL_AUDIO,
         limit=LIMIT_PACING,
-        inject=Fault("big_frame"),
+        inject=Fault("big_frame", size=protocol.MAX_FRAME_BYTES - 1024),
+        fmt="wav",
+    ),
+    FaultCase(
+        id="frame_over_cap",
+        fault="one frame over the 2 MiB cap",
+        phase=AFTER_STOP,
+        outcome="invalid_response",
+        limit=LIMIT_NONE,
+        inject=Fault("big_frame", size=protocol.MAX_FRAME_BYTES + 2),
         fmt="wav",
     ),
     FaultCase(
@@ -446,7 +456,10 @@ async def test_fault(
             assert str(err) == render(case.outcome, placeholders)
             # Whatever audio came before the error is the start of what was sent, intact.
             if case.sessions:
-                assert emulator.sessions[-1].audio_sent.startswith(b"".join(received))
+                heard = b"".join(received)
+                if case.fmt == "wav":  # our streaming header, then the server's PCM
+                    heard = heard.removeprefix(wav_header(44100, None))
+                assert emulator.sessions[-1].audio_sent.startswith(heard)
     finally:
         if case.refused:
             await emulator.start()

@@ -464,6 +464,23 @@ async def test_empty_message(
     assert emulator.handshakes == 0
 
 
+@pytest.mark.parametrize("message", ["👍", "**  **", "🎉 ✅"])
+async def test_text_that_cleans_to_nothing_opens_no_session(
+    hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator, message: str
+) -> None:
+    """Nothing left to say once Markdown, links and emoji are out: empty, before a socket."""
+    calls = async_mock_service(hass, "media_player", "play_media")
+    with pytest.raises(ServiceValidationError) as info:
+        await _speak_service(hass, message, {})
+    assert info.value.translation_key == "empty_message"
+    assert calls == []
+    error = await _failure(hass, message=message)
+    assert isinstance(error, ServiceValidationError)
+    assert error.translation_key == "empty_message"
+    assert emulator.handshakes == 0
+    assert emulator.sessions == []
+
+
 async def test_leading_blank_pieces_are_harmless(
     hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
 ) -> None:

@@ -212,7 +212,7 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         options: dict[str, Any] | None = None,
     ) -> None:
         """Check the message and options before a media player is asked to play."""
-        if not message.strip():
+        if not self._clean(message).strip():
             raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_message")
         self._settings({**(self.default_options or {}), **(options or {})})
         await super().async_speak(media_player_entity_id, message, cache, language, options)
@@ -243,13 +243,15 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         # message, or a pipeline's first 60+ characters), so we wait for them: blank
         # text never opens a session. Text that is slow to start (a caller still
         # thinking) does not wait: the socket opens meanwhile, hiding the handshake.
+        # Cleaned first: text that cleans to nothing ("👍") is empty text, found before
+        # any socket opens.
+        if self._entry.options.get(CONF_CLEAN_TEXT, True):
+            text = clean_stream(text)
         pieces = aiter(text)
         first = asyncio.ensure_future(_leading(pieces))
         try:
             done, _ = await asyncio.wait({first}, timeout=FIRST_WORDS_GRACE)
             words = _chain(first.result(), pieces) if done else _later(first, pieces)
-            if self._entry.options.get(CONF_CLEAN_TEXT, True):
-                words = clean_stream(words)
             audio = self._entry.runtime_data.client.stream(
                 settings, words, fill_silence=self._entry.options.get(CONF_FILL_SILENCE, True)
             )

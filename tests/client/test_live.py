@@ -664,13 +664,26 @@ async def test_extra_events_lose_nothing(
 async def test_big_frame_arrives_whole(
     emulator: FishEmulator, client: FishAudioClient, fmt: str
 ) -> None:
-    emulator.add_fault(Fault("big_frame"))
+    # Just under the frame cap once MessagePack's framing is added.
+    size = protocol.MAX_FRAME_BYTES - 1024
+    emulator.add_fault(Fault("big_frame", size=size))
     audio = await collect(client.stream(SynthesisSettings(format=fmt), pieces(MESSAGE)))
     record = emulator.sessions[-1]
     if fmt == "pcm":
-        assert len(record.audio_sent) == 8 * 1024 * 1024
+        assert len(record.audio_sent) == size
     assert audio == record.audio_sent
     assert client.recent[-1].audio_frames == 1
+    await assert_clean(emulator)
+
+
+async def test_frame_over_the_cap_is_a_typed_error_not_a_lost_connection(
+    emulator: FishEmulator, client: FishAudioClient
+) -> None:
+    """A frame over the cap is refused by aiohttp unread; the user is told what it was."""
+    emulator.add_fault(Fault("big_frame", size=protocol.MAX_FRAME_BYTES + 2))
+    with pytest.raises(InvalidResponseError, match="over the 2 MiB limit"):
+        await collect(client.stream(SynthesisSettings(format="pcm"), pieces(MESSAGE)))
+    await emulator.wait_all_closed()
     await assert_clean(emulator)
 
 

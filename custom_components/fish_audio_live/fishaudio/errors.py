@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
+# What of a server's own words reaches a message or a log line: one line, short.
+SERVER_TEXT_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def server_text(value: object) -> str:
+    """A server-supplied string made safe to show in a message or a log line.
+
+    Control characters and newlines collapse to one space and the text is cut to
+    about 200 characters: a forged log line, a megabyte of text or a non-string all
+    end up as one short line.
+    """
+    text = value if isinstance(value, str) else ""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if len(text) <= SERVER_TEXT_MAX else text[: SERVER_TEXT_MAX - 1] + "…"
+
 
 class FishAudioError(Exception):
     """Base of every error the client raises.
@@ -126,6 +144,7 @@ def error_for_status(
     status: int, message: str = "", retry_after: float | None = None
 ) -> FishAudioError:
     """Map an HTTP status (REST answer or live handshake) to a typed error."""
+    message = server_text(message)
     if status in (401, 403):
         return AuthenticationError(message, status=status)
     if status == 402:
@@ -139,6 +158,12 @@ def error_for_status(
     if status >= 500:
         return ServerError(message, status=status)
     return InvalidResponseError(message or f"unexpected HTTP {status}", status=status)
+
+
+class SessionLimitError(FishAudioError):
+    """The server went past a bound of the session: too long, or too much audio."""
+
+    kind = "session_limit"
 
 
 class EmptyTextError(FishAudioError):

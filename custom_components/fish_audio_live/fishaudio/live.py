@@ -24,9 +24,11 @@ from .errors import (
     FirstAudioTimeoutError,
     FishAudioError,
     InvalidResponseError,
+    SessionLimitError,
     SynthesisError,
     TextTimeoutError,
     error_for_status,
+    server_text,
 )
 from .settings import SynthesisSettings
 from .text_policy import FLUSH, FlushPolicy, TextPlanner
@@ -34,8 +36,12 @@ from .text_policy import FLUSH, FlushPolicy, TextPlanner
 _LOGGER = logging.getLogger(__name__)
 
 LIVE_PATH = "/v1/tts/live"
-# Frames can be large (a whole clip in one event); aiohttp's default is 4 MiB.
-MAX_FRAME_BYTES = 64 * 1024 * 1024
+# What the server may send in one frame; our own `start` (a whole clip) is not bound by it.
+MAX_FRAME_BYTES = protocol.MAX_FRAME_BYTES
+# Audio the server may send per character of text sent, and before any: far above any
+# voice (44.1 kHz PCM is about 9 KB per spoken character), so only a runaway server hits it.
+AUDIO_BYTES_PER_CHAR = 64 * 1024
+AUDIO_BYTES_BASE = 4 * 1024 * 1024
 # Slowest uplink we plan for when sending a large `start` (bytes per second).
 MIN_UPLOAD_RATE = 64 * 1024
 
@@ -57,6 +63,11 @@ class Timeouts:
     # a failed stream's generator for minutes): the session ends, its slot freed.
     # Home Assistant reads eagerly, so a few seconds is generous.
     consumer_idle: float = 5.0
+    # Longest a session may take once its text has ended (a server that trickles audio
+    # without ever finishing), plus a share per character: Fish speaks about 15
+    # characters a second and synthesizes faster than real time.
+    after_stop: float = 60.0
+    per_char: float = 0.1
 
 
 @dataclass(slots=True)
@@ -132,6 +143,7 @@ class LiveSession:
         self._stop_sent_at: float | None = None
         self._last_audio_at: float | None = None
         self._pending: asyncio.Future[aiohttp.WSMessage] | None = None
+        self._over_total = False
         self.stats = SessionStats(model=settings.model, format=settings.format)
 
     async def stream(self, text: AsyncIterable[str]) -> AsyncGenerator[bytes]:
@@ -260,17 +272,25 @@ class LiveSession:
             self._deadline.reschedule(self._next_deadline())
 
     def _next_deadline(self) -> float | None:
-        """Loop time by which the next frame must arrive, or None when nothing is owed."""
+        """Loop time by which the next frame must arrive, or None when nothing is owed.
+
+        After each flush the server owes audio within `first_audio`; once the text has
+        ended, every gap is bounded and so is the whole rest of the session.
+        """
         now_mono = time.monotonic()
         loop_now = asyncio.get_running_loop().time()
-        if self._last_audio_at is None:
-            if self._owed_since is None:
-                return None
-            return loop_now + (self._owed_since + self._timeouts.first_audio - now_mono)
         if self._stop_sent_at is None:
-            return None  # waiting for more text is not the server's fault
-        since = max(self._last_audio_at, self._stop_sent_at)
-        return loop_now + (since + self._timeouts.audio_gap - now_mono)
+            if self._owed_since is None:
+                return None  # waiting for more text is not the server's fault
+            return loop_now + (self._owed_since + self._timeouts.first_audio - now_mono)
+        if self._last_audio_at is None:
+            assert self._owed_since is not None
+            due = self._owed_since + self._timeouts.first_audio
+        else:
+            due = max(self._last_audio_at, self._stop_sent_at) + self._timeouts.audio_gap
+        total = self._timeouts.after_stop + self._timeouts.per_char * self._planner.chars
+        self._over_total = due > self._stop_sent_at + total
+        return loop_now + (min(due, self._stop_sent_at + total) - now_mono)
 
     async def _receive(self) -> AsyncIterator[bytes]:
         """Yield audio until `finish`; raise a typed error for anything else."""
@@ -288,7 +308,7 @@ class LiveSession:
                     self._on_finish(event)
                     return
                 elif kind == "log":
-                    _LOGGER.debug("Fish Audio server log: %s", event.get("message"))
+                    _LOGGER.debug("Fish Audio server log: %s", server_text(event.get("message")))
                 # Unknown events are ignored, as the spec asks.
             elif message.type is aiohttp.WSMsgType.TEXT:
                 raise SynthesisError("server sent a text frame; the protocol is binary only")
@@ -305,6 +325,8 @@ class LiveSession:
                     return await pending
                 return await self._ws.receive()
         except TimeoutError as err:
+            if self._over_total:
+                raise SessionLimitError("the server did not finish in time") from err
             if self._last_audio_at is None:
                 raise FirstAudioTimeoutError("no audio arrived in time") from err
             raise AudioGapTimeoutError("audio stopped arriving") from err
@@ -319,7 +341,10 @@ class LiveSession:
         if self.stats.first_audio is None:
             self.stats.first_audio = now
         self._last_audio_at = now
+        self._owed_since = None if self._stop_sent_at is None else self._owed_since
         self.stats.audio_bytes += len(audio)
+        if self.stats.audio_bytes > AUDIO_BYTES_BASE + AUDIO_BYTES_PER_CHAR * self._planner.chars:
+            raise SessionLimitError("the server sent far more audio than the text asks for")
         self.stats.audio_frames += 1
         server_time = event.get("time")
         if isinstance(server_time, int | float):
@@ -327,12 +352,19 @@ class LiveSession:
         return audio
 
     def _on_finish(self, event: dict[str, Any]) -> None:
-        if event.get("reason") == "error":
-            message = event.get("message")
-            # An error finish may carry no message; users still see a sentence.
-            raise SynthesisError(
-                message if isinstance(message, str) and message else "the server gave no reason"
-            )
+        reason = event.get("reason")
+        if reason != "stop":
+            # Only "stop" says the audio is complete: anything else (an error, a
+            # timeout, no reason at all) may have cut it, and a cut clip must not be
+            # cached as whole. An error finish may carry no message; users still see one.
+            message = server_text(event.get("message"))
+            if not message:
+                message = (
+                    "the server gave no reason"
+                    if reason == "error"
+                    else f"the server finished with reason {server_text(repr(reason))}"
+                )
+            raise SynthesisError(message)
         if self._stop_sent_at is None:
             raise SynthesisError("server finished before the text was complete")
 
@@ -340,9 +372,16 @@ class LiveSession:
         if self._writer_error is not None:
             raise self._writer_error
         # A CLOSE frame carries the server's code and reason; later reads only CLOSED.
+        data = message.data
+        if isinstance(data, aiohttp.WebSocketError) and data.code == 1009:
+            # aiohttp refused a frame over the cap unread: say so, not "could not reach".
+            raise InvalidResponseError(
+                f"the server sent a frame over the {MAX_FRAME_BYTES // 1024 // 1024} MiB limit"
+            )
         closing = message.type is aiohttp.WSMsgType.CLOSE
         code = message.data if closing else self._close_code()
-        reason = f": {message.extra}" if closing and message.extra else ""
+        extra = server_text(message.extra) if closing else ""
+        reason = f": {extra}" if extra else ""
         _LOGGER.debug("Live socket closed before finish, code %s%s", code, reason)
         raise CannotConnectError(f"connection closed before finish (code {code}{reason})")
 
