@@ -178,4 +178,4 @@ def test_planner_keeps_no_copy_of_pending_text() -> None:
     planner = TextPlanner()
     for _ in range(1000):
         planner.feed("word without a stop ")
-    assert len(planner._tail) <= 24  # noqa: SLF001 - the bound is the point
+    assert len(planner._tail) <= 24  # the bound is the point

@@ -46,15 +46,16 @@ _EVENTS = re.compile(r"\s+|[。！？；]")  # noqa: RUF001 - full-width CJK sto
 _TAIL: Final = 24
 """Characters kept from earlier pieces: enough for the word before a `.`."""
 
-ABBREVIATIONS: Final = frozenset(
+_ABBREVIATION_LINES: Final = (
     # English titles and short forms that are followed by more of the sentence.
-    "mr mrs ms mx dr prof rev hon st mt ft jr sr gen col capt lt sgt gov sen rep pres "
-    "vs approx ca cf fig figs vol no nos nr dept est inc ltd corp apt ave blvd rd "
-    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun "
+    "mr mrs ms mx dr prof rev hon st mt ft jr sr gen col capt lt sgt gov sen rep pres",
+    "vs approx ca cf fig figs vol nos nr dept apt ave blvd",
+    "jan feb apr jun jul aug sep sept oct nov dec mon tue wed thu fri",
     # German.
-    "bzw ca ggf evtl inkl zzgl exkl vgl sog bspw gem hr fr frl str tel mio mrd abs "
-    "ziff jh jhd okt dez mär febr nr bd hl".split()
+    "bzw ggf evtl inkl zzgl exkl vgl sog bspw gem hr frl tel mio mrd abs ziff jh jhd",
+    "okt dez febr bd",
 )
+ABBREVIATIONS: Final = frozenset(word for line in _ABBREVIATION_LINES for word in line.split())
 """Words that end in `.` without ending the sentence (lower case, no dots)."""
 
 
