@@ -182,7 +182,12 @@ class TextPlanner:
                 if end < len(piece):
                     self._resolve(piece, end, self._wait_at, points)
                 else:
-                    self._wait_at = 0  # the space is sent: a flush goes after it
+                    # ". " ends the piece: a caller may wait for audio before it sends more,
+                    # so this is an end now (only a bare "." waits for the next piece).
+                    self._waiting = False
+                    if self._wants_flush(piece, index, sentence=True):
+                        points.append(index)
+                        self._flushed(index)
                 continue
             if ends and self._wants_flush(piece, index, sentence=True):
                 points.append(index)
