@@ -100,3 +100,82 @@ def test_a_single_short_token_or_a_number_waits(pieces: list[str]) -> None:
     steps = plan(pieces)
     assert steps[:2] == [pieces[0], pieces[1]] or FLUSH not in steps[:2]
     assert steps[1] is not FLUSH
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your appointment with Dr. Smith is at noon. See you there.",
+        "Bring something warm, e.g. a jacket, and gloves. Thanks.",
+        "The shop on Main St. Is open until six today. Enjoy.",
+        "The alarm is set for 9 a.m. tomorrow for you. Sleep well.",
+        "The U.S. Weather Service warns of storms tonight. Stay safe.",
+        "It takes ca. 20 minutes to heat the oven up. Then bake.",
+        "Der Termin ist am 5. Mai um zehn Uhr morgens. Bis dann.",
+        "Das ist bzw. war die Küche im ersten Stock. Danke.",
+        "Ask J. Smith about the heating schedule today. Bye.",
+        "Die Heizung läuft z.B. nachts etwas kühler als sonst. Gut.",
+    ],
+)
+def test_abbreviations_do_not_end_a_sentence(text: str) -> None:
+    steps = plan(list(text))  # token by token: the worst case
+    first = next(index for index, step in enumerate(steps) if step is FLUSH)
+    assert (
+        joined(steps[:first])
+        .rstrip()
+        .endswith(
+            (
+                "noon.",
+                "gloves.",
+                "today.",
+                "you.",
+                "tonight.",
+                "up.",
+                "morgens.",
+                "Stock.",
+                "sonst.",
+            )
+        )
+    ), joined(steps[:first])
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["Turning on light", ".", "living_room now."],
+        ["Turning on light.", "living_room now."],
+        ["See home-assistant", ".", "io for the docs."],
+        ["Use it e", ".", "g", ".", " for lamps."],
+    ],
+)
+def test_a_dot_at_the_end_of_a_piece_waits_for_the_next_character(pieces: list[str]) -> None:
+    steps = plan(pieces)
+    assert steps.count(FLUSH) <= 1
+    if FLUSH in steps:
+        assert steps[-1] is FLUSH  # only after the final stop
+
+
+def test_a_dot_at_the_end_of_a_piece_flushes_with_the_next_space() -> None:
+    assert plan(["Okay", ".", " Turning on the lights."]) == [
+        "Okay",
+        ".",
+        FLUSH,
+        " Turning on the lights.",
+    ]
+    assert plan(["Okay. ", "Turning on the lights."]) == [
+        "Okay.",
+        FLUSH,
+        " ",
+        "Turning on the lights.",
+    ]
+
+
+def test_a_lower_case_word_after_a_dot_continues_the_sentence() -> None:
+    assert FLUSH not in plan(["This is odd. but it goes on"])
+
+
+def test_planner_keeps_no_copy_of_pending_text() -> None:
+    planner = TextPlanner()
+    for _ in range(1000):
+        planner.feed("word without a stop ")
+    assert len(planner._tail) <= 24  # the bound is the point

@@ -32,6 +32,7 @@ What goes and what stays:
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable
+from html.entities import html5
 import re
 from typing import Final
 
@@ -45,7 +46,14 @@ _MAX_HOLD: Final = 100
 _MAX_LINK: Final = 2048
 """Longest link target `(...)` held back after `[text]`."""
 
-_WORD = re.compile(r"[^\W_]+")
+# Letters and digits, with the combining marks of scripts that use them within words
+# (Thai vowel signs, Indic matras): a word is consumed in one step.
+# (Thai vowel signs, Indic matras): a word is consumed in one step. ASCII runs are
+# matched apart, so a URL glued to Chinese text starts a step of its own.
+_WORD = re.compile(
+    r"[A-Za-z0-9]+|(?:(?![A-Za-z0-9])[^\W_]|[\u0300-\u036f\u0483-\u0489\u0591-\u05c7"
+    r"\u0610-\u061a\u064b-\u065f\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff])+"
+)
 _SPACES = re.compile(r"\s+")
 _URL_STARTS: Final = ("https://", "http://", "www.")
 _URL_TRAILERS: Final = frozenset(".,:;!?'\")]*_~")
@@ -64,6 +72,16 @@ _HTML_BREAKS: Final = _names(
 )
 _TAG_NAME = re.compile(r"/?([A-Za-z][A-Za-z0-9]*)(?=[\s/>]|$)")
 _ASCII_PUNCT: Final = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_NO_STOP_AFTER: Final = frozenset(".!?;:…,-–—([{/\\&+=<>。！？；，、")  # noqa: RUF001
+"""A line ending in one of these does not get a full stop at its newline."""
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_ENTITY_CHARS = re.compile(r"[#xX0-9A-Za-z]{0,33}")
+_THINK_TAGS: Final = ("think", "thinking", "reasoning")
+"""Reasoning blocks of local models: never meant to be spoken."""
+_TAG_LINE = re.compile(r"\s*(?:(?:\[[^\[\]]*\]|\([^()]*\))\s*)+")
+_MAX_FEED: Final = 4096
+_TAG_LINE_MAX: Final = 80
+"""Input handled per pass: bounds what a buffer rewrite (a link) copies."""
 
 # Pictographic code points outside the big emoji planes (Unicode Extended_Pictographic,
 # minus the ones that read as ordinary text: (c), (r), TM, arrows like ->).
@@ -115,6 +133,12 @@ def _is_cjk(char: str) -> bool:
     return 0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF
 
 
+def _is_wide(char: str) -> bool:
+    """CJK, kana, Hangul or full-width forms: text glued to a URL without a space."""
+    code = ord(char)
+    return _is_cjk(char) or 0xAC00 <= code <= 0xD7AF or 0xFF00 <= code <= 0xFFEF
+
+
 def _looks_like_target(target: str) -> bool:
     """Whether `(...)` after `[text]` is a link target, not a Fish `(tag)`."""
     parts = target.strip().split(maxsplit=1)
@@ -148,6 +172,7 @@ class SpeechTextCleaner:
         self._skip_line = False  # dropping the rest of the line
         self._url_tail = False  # dropping a URL's path
         self._prev_emoji = False
+        self._think = ""  # the reasoning tag while inside <think>...</think>
         # Output side.
         self._out: list[str] = []
         self._wrote = False  # any visible text written yet
@@ -157,11 +182,18 @@ class SpeechTextCleaner:
         self._space_out = False  # the output ends with a space
         self._sep = False  # a table cell separator is owed
         self._removed = False  # something was dropped since the last visible text
+        self._line_head = ""  # the first visible characters of this line (bounded)
 
     def feed(self, piece: str) -> str:
         """Take the next piece; return the cleaned text that is safe to send now."""
-        self._buf += piece
-        return self._run()
+        if len(piece) <= _MAX_FEED:
+            self._buf += piece
+            return self._run()
+        out: list[str] = []
+        for start in range(0, len(piece), _MAX_FEED):
+            self._buf += piece[start : start + _MAX_FEED]
+            out.append(self._run())
+        return "".join(out)
 
     def finish(self) -> str:
         """Return everything still held back; the cleaner is then ready for a new text."""
@@ -193,6 +225,8 @@ class SpeechTextCleaner:
         position is handled again.
         """
         char = self._buf[pos]
+        if self._think:
+            return self._in_think(pos)
         if self._skip_line:
             return self._skip_to_newline(pos)
         if self._fence:
@@ -221,6 +255,8 @@ class SpeechTextCleaner:
         ):
             self._out.append(" ")
         self._out.append(text)
+        if len(self._line_head) < _TAG_LINE_MAX:
+            self._line_head += text
         self._wrote = self._line_text = True
         self._last = text[-1]
         self._space = self._space_out = self._sep = self._removed = self._item_start = False
@@ -245,12 +281,16 @@ class SpeechTextCleaner:
         self._sep = False
         if self._line_text:
             last = self._last
-            if last.isalnum() or last in _CLOSERS:
+            head = self._line_head
+            tags_only = len(head) < _TAG_LINE_MAX and _TAG_LINE.fullmatch(head) is not None
+            # A line of Fish tags ("(excited)") leads into the next line: no stop.
+            if not tags_only and last not in _NO_STOP_AFTER and not last.isspace():
                 self._space = False
                 self._write("。" if _is_cjk(last) else ".")
             if self._last not in _CJK_TERMINALS:
                 self._write_space()
         self._line_text = False
+        self._line_head = ""
 
     # Line structure
 
@@ -298,6 +338,7 @@ class SpeechTextCleaner:
             "~": self._fence_open,
             "=": self._setext,
             "|": self._table_row,
+            ":": self._table_row,  # ":---|---:": an alignment row without pipes at the edges
             "+": self._bullet,
             "•": self._bullet,
             "-": self._rule_or_bullet,
@@ -345,6 +386,19 @@ class SpeechTextCleaner:
         end = self._run_end(pos)
         if end is None:
             return None
+        if end - pos >= 3 and self._buf[pos] == "`":
+            buf = self._buf
+            line_end = buf.find("\n", end, end + self._max_hold)
+            if line_end < 0:
+                if len(buf) - end < self._max_hold and not self._final:
+                    return None
+                line_end = min(len(buf), end + self._max_hold)
+            if "`" in buf[end:line_end]:
+                # "```light.turn_on``` is ...": an info string holds no backticks, so this
+                # is inline code, not a fence (which would silence the rest of the reply).
+                self._line_start = False
+                self._code = not self._code
+                return self._drop(end - pos)
         self._line_start = False
         if end - pos < 3:
             return 0  # inline code or strike-through
@@ -438,6 +492,19 @@ class SpeechTextCleaner:
             self._fence = ""
         return self._drop(end - pos)
 
+    def _in_think(self, pos: int) -> int | None:
+        """Drop a reasoning block up to its closing tag, holding only a partial tag."""
+        buf = self._buf
+        close = f"</{self._think}>"
+        end = buf.find(close, pos)
+        if end >= 0:
+            self._think = ""
+            return self._drop(end + len(close) - pos)
+        keep = 0 if self._final else len(close) - 1
+        if len(buf) - pos <= keep:
+            return None
+        return self._drop(len(buf) - pos - keep)
+
     # Inline markup
 
     def _inline(self, pos: int) -> int | None:
@@ -446,6 +513,12 @@ class SpeechTextCleaner:
         if char.isspace():
             self._write_space()
             return 1
+        if char in "#*" and not self._code:
+            after = self._after(pos + 1)
+            if after is None:
+                return None
+            if after in "\ufe0f\u20e3":
+                return self._drop(1)  # the keycap emoji "#️⃣"
         if char in "*_~":
             return self._delimiters(pos)
         if char == "`":
@@ -459,18 +532,25 @@ class SpeechTextCleaner:
             if scan[1]:
                 return self._drop(scan[0] - pos)  # the closing hashes of "## Title ##"
         if _is_emoji(char) or _is_emoji_modifier(char) or (char == _ZWJ and self._prev_emoji):
+            if _is_emoji(char) and self._wrote:
+                self._space = True  # "on✅off" reads "on off"
             self._prev_emoji = True
             return self._drop(1)
         self._prev_emoji = False
         word_start = not (self._prev.isalnum() or self._prev in "_@./\\-:")
         if not self._code:
-            special = {"[": self._bracket, "<": self._angle, "\\": self._escape}.get(char)
+            special = {
+                "[": self._bracket,
+                "<": self._angle,
+                "\\": self._escape,
+                "&": self._entity,
+            }.get(char)
             if special is not None:
                 return special(pos)
             if char == "!" and word_start:
                 return self._image(pos)
-        if char in "hHwW" and word_start:
-            return self._url(pos)
+        if char in "hHwW" and (word_start or self._prev == ":" or _is_wide(self._prev)):
+            return self._url(pos)  # also "Docs:https://..." and "请访问https://..."
         match = _WORD.match(buf, pos)
         end = match.end() if match else pos + 1
         self._write(buf[pos:end])
@@ -492,12 +572,14 @@ class SpeechTextCleaner:
         end = self._run_end(pos)
         if end is None:
             return None
-        after = self._after(end)
-        assert after is not None  # _run_end waits until the run's end is known
         run = self._buf[pos:end]
+        # None only for a run as long as the hold bound: markup, whatever follows.
+        after = self._after(end) or run[0]
         before = self._prev
         if self._code:
             keep = True
+        elif run == "**" and before.isdigit() and after.isdigit():
+            keep = True  # "2**10"
         elif run[0] == "~" or len(run) > 1:
             keep = run == "~"
         elif before.isspace() and after.isspace():
@@ -524,8 +606,15 @@ class SpeechTextCleaner:
         -1 if there is none within `bound` characters; None while unknown.
         """
         buf = self._buf
-        depth = 0
         limit = min(len(buf), pos + bound)
+        close = buf.find(closer, pos + 1, limit)
+        if buf.find("\n", pos, limit if close < 0 else close) >= 0:
+            return -1
+        if close < 0:
+            return -1 if limit == pos + bound or self._final else None
+        if buf.find(opener, pos + 1, close) < 0:
+            return close  # the common case, found at C speed
+        depth = 0
         for index in range(pos, limit):
             char = buf[index]
             if char == "\n":
@@ -557,6 +646,18 @@ class SpeechTextCleaner:
         after = self._after(close + 1)
         if after is None:
             return None
+        if after == ":" and inner.isdigit() and not self._line_text:
+            self._skip_line = True  # "[1]: https://...": a reference definition
+            return self._drop(close + 1 - pos)
+        if after == "[":
+            end = self._find_close(close + 1, "[", "]", 12)
+            if end is None:
+                return None
+            if end > 0 and (end == close + 2 or buf[close + 2 : end].isdigit()):
+                # "[the notes][1]": a reference link keeps its text.
+                self._buf = buf[:pos] + inner + buf[end + 1 :]
+                self._removed = True
+                return 0
         if after == "(":
             end = self._find_close(close + 1, "(", ")", self._max_link)
             if end is None:
@@ -626,7 +727,13 @@ class SpeechTextCleaner:
                     return 0
                 name = _TAG_NAME.match(inner)
                 tag = name.group(1).lower() if name else ""
-                if inner.startswith("!") or tag in _HTML_TAGS:
+                rest = inner[name.end() :].strip() if name else ""
+                if tag in _THINK_TAGS and not inner.startswith("/") and not rest:
+                    self._think = tag
+                    return self._drop(close + 1 - pos)
+                # "a<b and c>d" is a comparison: a real tag has no words but attributes.
+                is_tag = tag in _HTML_TAGS or tag in _THINK_TAGS
+                if inner.startswith("!") or (is_tag and (rest in ("", "/") or "=" in rest)):
                     if tag in _HTML_BREAKS:
                         self._write_space()
                     return self._drop(close + 1 - pos)
@@ -662,7 +769,9 @@ class SpeechTextCleaner:
         host_start = pos + (0 if start == "www." else len(start))
         end = host_start
         while (
-            end < len(buf) and end - host_start < 255 and (buf[end].isalnum() or buf[end] in ".-")
+            end < len(buf)
+            and end - host_start < 255
+            and ((buf[end].isascii() and buf[end].isalnum()) or buf[end] in ".-")
         ):
             end += 1
         if end == len(buf) and end - host_start < 255 and not self._final:
@@ -684,26 +793,64 @@ class SpeechTextCleaner:
     def _in_url_tail(self, pos: int) -> int | None:
         buf = self._buf
         char = buf[pos]
-        if char.isspace() or char in "<>":
+        if self._ends_url(char):
             self._url_tail = False
             return 0
         if char in _URL_TRAILERS:
             end = pos
-            while end < len(buf) and buf[end] in _URL_TRAILERS:
+            limit = pos + self._max_hold
+            while end < len(buf) and end < limit and buf[end] in _URL_TRAILERS:
                 end += 1
-            after = self._after(end)
+            after = "" if end == limit else self._after(end)
             if after is None:
                 return None
-            if after.isspace() or after in "<>":
+            if after and self._ends_url(after):
                 self._url_tail = False  # punctuation of the sentence, not of the URL
                 return 0
             return self._drop(end - pos)
         end = pos + 1
-        while end < len(buf) and not (
-            buf[end].isspace() or buf[end] in _URL_TRAILERS or buf[end] in "<>"
-        ):
+        while end < len(buf) and not (buf[end] in _URL_TRAILERS or self._ends_url(buf[end])):
             end += 1
         return self._drop(end - pos)
+
+    def _ends_url(self, char: str) -> bool:
+        """White space, markup edges, a table cell edge or glued CJK text end a URL."""
+        return (
+            char.isspace()
+            or char in "<>`"
+            or (char == "|" and self._table)
+            or (char > "\u2e7f" and _is_wide(char))
+        )
+
+    # HTML entities
+
+    def _entity(self, pos: int) -> int | None:
+        """`&amp;`, `&nbsp;`, `&#176;` read as the character they stand for."""
+        buf = self._buf
+        match = _ENTITY.match(buf, pos)
+        if match is None:
+            scan = _ENTITY_CHARS.match(buf, pos + 1)
+            assert scan is not None  # the pattern matches the empty string
+            if scan.end() == len(buf) and scan.end() - pos <= 33 and not self._final:
+                return None  # it may still become an entity
+            self._write("&")
+            return 1
+        name = match.group(1)
+        if name[0] == "#":
+            code = int(name[2:], 16) if name[1:2] in ("x", "X") else int(name[1:])
+            text = chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else ""
+        else:
+            text = html5.get(name + ";", "")
+        size = match.end() - pos
+        if not text:
+            self._write(match.group())
+        elif text.isspace():
+            self._write_space()
+        elif _is_emoji(text[0]) or _is_emoji_modifier(text[0]):
+            return self._drop(size)
+        else:
+            self._write(text)
+        return size
 
 
 def clean_text(text: str) -> str:
