@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 import contextlib
 import logging
 import time
@@ -81,6 +81,7 @@ class FishAudioClient:
         self._retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
         self._runs: set[_SessionRun] = set()
         self.recent: deque[SessionStats] = deque(maxlen=history)
+        self._session_listeners: list[Callable[[SessionStats], None]] = []
         self._closed = False
         self.keep_warm = keep_warm
         self.preconnect_enabled = preconnect or keep_warm
@@ -96,6 +97,11 @@ class FishAudioClient:
     def active_sessions(self) -> int:
         """Live sessions holding a slot right now (not those still waiting for one)."""
         return sum(1 for run in self._runs if run.holding)
+
+    def add_session_listener(self, callback: Callable[[SessionStats], None]) -> Callable[[], None]:
+        """Call back once per ended session; returns the function that unsubscribes."""
+        self._session_listeners.append(callback)
+        return lambda: self._session_listeners.remove(callback)
 
     def start_warm(self, model: str | None = None) -> None:
         """Open the always-ready socket (keep_warm only), for the model voices use."""
@@ -297,6 +303,8 @@ class FishAudioClient:
             stats.error = run.stop_error.kind if run.stop_error else "aborted"
         stats.ended = stats.ended or time.monotonic()
         self.recent.append(stats)
+        for listener in list(self._session_listeners):
+            listener(stats)
         if self.keep_warm and not self._closed:
             self.standby.open(run.settings.model)
 

@@ -82,6 +82,7 @@ class SessionStats:
     first_audio: float | None = None
     ended: float | None = None
     chars: int = 0
+    text_bytes: int = 0  # UTF-8 bytes sent in `text` events: what Fish bills
     audio_bytes: int = 0
     audio_frames: int = 0
     flushes: int = 0
@@ -253,6 +254,7 @@ class LiveSession:
             self._owe_audio()
         else:
             await self._send(protocol.text_event(step))
+            self.stats.text_bytes += len(step.encode())
 
     async def _send(self, frame: bytes) -> None:
         """Send one frame; a dropped connection is a typed error, not aiohttp's."""

@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 from .errors import InvalidSettingError
+from .models import CURRENT_MODELS
 from .wav import PcmShape
 
-MODELS = ("s2.1-pro", "s2.1-pro-free", "s2-pro", "s1", "s1-mini", "speech-1.6", "speech-1.5")
+MODELS = CURRENT_MODELS  # retired and re-routed models are not offered (models.py)
 DEFAULT_MODEL = "s2.1-pro"
 FREE_MODEL = "s2.1-pro-free"
 
