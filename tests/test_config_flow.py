@@ -935,6 +935,24 @@ async def test_unknown_model_is_confirmed_before_use(
     await hass.async_block_till_done()
 
 
+@pytest.mark.parametrize("model", ["s1", "s1-mini", "speech-1.5", "speech-1.6"])
+async def test_new_voices_cannot_pick_a_retired_model(
+    hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry, model: str
+) -> None:
+    """Retired names are refused outright, not just confirmed: Fish re-routes them."""
+    voice = emulator.voices[0].id
+    result = await to_voice_step(hass, emulator, second_account(emulator))
+    for _ in range(2):  # submitting again does not make it acceptable
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_REFERENCE_ID: voice, CONF_MODEL: model}
+        )
+        assert result["errors"] == {CONF_MODEL: "retired_model"}
+    result = await start_subentry(hass, setup_integration, "library")
+    user_input = {**SETTINGS_INPUT, CONF_REFERENCE_ID: voice, CONF_MODEL: model}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
+    assert result["errors"] == {CONF_MODEL: "retired_model"}
+
+
 async def test_reconfigure_after_an_error_keeps_the_typed_key(
     hass: HomeAssistant, emulator: FishEmulator, setup_integration: MockConfigEntry
 ) -> None:

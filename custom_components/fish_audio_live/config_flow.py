@@ -84,6 +84,7 @@ from .fishaudio.errors import (
     InvalidResponseError,
     InvalidSettingError,
 )
+from .fishaudio.models import retirement
 from .fishaudio.rest import Account, RestApi, Voice, VoicePage
 from .fishaudio.settings import (
     DEFAULT_MODEL,
@@ -203,6 +204,9 @@ def _check_model(model: str, confirmed: str | None) -> None:
     Fish speaks an unknown name with its fallback model and bills that, so a typo
     would go unnoticed; the same name submitted again is taken as meant.
     """
+    if retirement(model) is not None:
+        # Fish serves a retired name with another model and bills that: never stored anew.
+        raise _FormError(CONF_MODEL, "retired_model")
     if model not in MODELS and model != confirmed:
         raise _FormError(CONF_MODEL, "unknown_model")
 
