@@ -174,7 +174,7 @@ async def test_full_flow_creates_entry_with_a_voice(
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Fish Audio"
+    assert result["title"] == f"Fish Audio (127.0.0.1:{emulator.port}, key …{API_KEY[-4:]})"
     assert result["data"] == {CONF_API_KEY: API_KEY, CONF_URL: emulator.url}
     assert result["result"].unique_id == USER_ID
     await hass.async_block_till_done()
@@ -298,7 +298,7 @@ async def test_voice_step_errors(
     cases: list[tuple[dict[str, Any], dict[str, str]]] = [
         ({}, {CONF_REFERENCE_ID: "voice_required"}),
         ({VOICE_LINK: "   "}, {CONF_REFERENCE_ID: "voice_required"}),
-        ({VOICE_LINK: "not a voice"}, {VOICE_LINK: "voice_not_found"}),
+        ({VOICE_LINK: "not a voice"}, {VOICE_LINK: "invalid_voice_link"}),
         ({VOICE_LINK: UNKNOWN_VOICE}, {VOICE_LINK: "voice_not_found"}),
         ({CONF_REFERENCE_ID: known.id, CONF_MODEL: "  "}, {CONF_MODEL: "model_required"}),
     ]
@@ -576,7 +576,7 @@ async def test_reconfigure_library_voice(
         data={**entry.subentries[subentry_id].data, CONF_SAMPLE_RATE: 32000, CONF_MP3_BITRATE: 64},
     )
     result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
-    assert result["step_id"] == "library"
+    assert result["step_id"] == "change_library"
     assert suggested(result, CONF_SAMPLE_RATE) == "32000"
     assert suggested(result, CONF_REFERENCE_ID) == emulator.voices[0].id
     # The configured voice is offered even if no listing returns it.
@@ -760,8 +760,10 @@ async def test_reconfigure_clone(
 
     # Without a new clip the stored one is kept.
     result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
-    assert result["step_id"] == "clone"
+    assert result["step_id"] == "change_clone"
     assert suggested(result, CONF_TITLE) == "My Clone"
+    # The change form names the clip it keeps: the file name as uploaded.
+    assert result["description_placeholders"]["clip"] == "clip.wav"
     assert suggested(result, CONF_SAMPLE_RATE) == "16000"
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], clone_input(title="Renamed", clone_text="New words")
@@ -787,6 +789,70 @@ async def test_reconfigure_clone(
     assert clip_path(hass, new_name).read_bytes() == new_audio
     assert not clip_path(hass, old_name).exists()
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_abandoned_first_flow_does_not_lock_the_account_out(
+    hass: HomeAssistant, emulator: FishEmulator, tts_ready: None
+) -> None:
+    # The tab was closed at "Choose the first voice": that flow stays open.
+    stale = await to_voice_step(hass, emulator)
+    # Adding the integration again works, through to a created entry.
+    result = await to_voice_step(hass, emulator)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_REFERENCE_ID: emulator.voices[0].id}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    # HA ended the stale flow: nothing is left in progress.
+    assert stale["flow_id"] not in {
+        flow["flow_id"] for flow in hass.config_entries.flow.async_progress()
+    }
+
+
+async def test_entry_titles_tell_accounts_apart(
+    hass: HomeAssistant, emulator: FishEmulator, tts_ready: None
+) -> None:
+    result = await to_voice_step(hass, emulator)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_REFERENCE_ID: emulator.voices[0].id}
+    )
+    assert result["title"].endswith(f"key …{API_KEY[-4:]})")
+    assert f"127.0.0.1:{emulator.port}" in result["title"]
+
+
+async def test_a_url_without_scheme_is_told_so(hass: HomeAssistant, emulator: FishEmulator) -> None:
+    result = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: API_KEY, CONF_URL: f"127.0.0.1:{emulator.port}"}
+    )
+    assert result["errors"] == {CONF_URL: "missing_scheme"}
+
+
+async def test_a_bad_voice_link_is_called_a_bad_link(
+    hass: HomeAssistant, emulator: FishEmulator
+) -> None:
+    result = await to_voice_step(hass, emulator)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {VOICE_LINK: "https://fish.audio/m/not-a-voice/"}
+    )
+    assert result["errors"] == {VOICE_LINK: "invalid_voice_link"}
+
+
+async def test_change_library_voice_form_is_a_change_form(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    entry = setup_integration
+    (subentry_id,) = entry.subentries
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    assert result["step_id"] == "change_library"
+    strings = json.loads(
+        (
+            Path(__file__).parents[1] / "custom_components/fish_audio_live/translations/en.json"
+        ).read_text(encoding="utf-8")
+    )["config_subentries"][SUBENTRY_TTS]["step"]
+    assert strings["change_library"]["title"].startswith("Change")
+    assert strings["change_clone"]["title"].startswith("Change")
+    assert "{clip}" in strings["change_clone"]["description"]
 
 
 # --- what the user reads and picks ------------------------------------------------------

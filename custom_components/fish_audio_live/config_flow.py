@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Callable, Mapping
 from functools import partial
 import logging
+from pathlib import PurePath
 from typing import Any, override
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 from homeassistant.components.file_upload import process_uploaded_file
@@ -101,11 +103,17 @@ from .references import async_remove_clip, async_store_clip
 _LOGGER = logging.getLogger(__name__)
 
 ENTRY_TITLE = "Fish Audio"
+# Key characters shown in the entry title, so two accounts can be told apart.
+KEY_SUFFIX_CHARS = 4
 CONF_CLONE_AUDIO = "clone_audio"  # an uploaded file (file_upload id)
 CONF_MEDIA_PATH = "media_path"  # or a file in HA's media folders
 CONF_VOICE_LINK = "voice_link"  # a pasted voice id or fish.audio link, beside the picker
 STEP_LIBRARY = "library"
 STEP_CLONE = "clone"
+# Changing a voice: the same forms as adding one, titled and worded as changes.
+STEP_CHANGE_LIBRARY = "change_library"
+STEP_CHANGE_CLONE = "change_clone"
+CONF_CLONE_NAME = "clone_name"  # the stored clip's file name as the user gave it
 
 # pcm has no container: nothing could play it, so it is not offered here.
 FORM_FORMATS = ("mp3", "wav", "opus")
@@ -147,6 +155,12 @@ def _key(user_input: Mapping[str, Any]) -> str:
     return str(user_input[CONF_API_KEY]).strip()
 
 
+def _entry_title(url: str, api_key: str) -> str:
+    """Title an entry "Fish Audio (key …abcd)", with the host when not Fish's cloud."""
+    where = "" if url == DEFAULT_URL else f"{urlsplit(url).netloc}, "
+    return f"{ENTRY_TITLE} ({where}key …{api_key[-KEY_SUFFIX_CHARS:]})"
+
+
 def _rest(hass: HomeAssistant, url: str, api_key: str) -> RestApi:
     return RestApi(async_get_clientsession(hass), url, api_key)
 
@@ -156,6 +170,9 @@ async def _async_check_account(hass: HomeAssistant, url: str, api_key: str) -> t
 
     Raises _FormError when either fails.
     """
+    if "://" not in url and url.strip() and not any(char.isspace() for char in url.strip()):
+        # "127.0.0.1:8765" would otherwise read as a scheme and be called invalid.
+        raise _FormError(CONF_URL, "missing_scheme")
     try:
         # Before any network use: the key must never go to an unsafe URL.
         url = normalize_url(url)
@@ -184,7 +201,9 @@ async def _async_check_voice(api: RestApi, user_input: Mapping[str, Any]) -> Voi
     voice_id = voice_id_from_input(raw)
     if not is_voice_id(voice_id):
         # Not even shaped like an id: no need to ask the server.
-        raise _FormError(field, "voice_not_found")
+        raise _FormError(
+            field, "invalid_voice_link" if field == CONF_VOICE_LINK else "voice_not_found"
+        )
     try:
         voice = await api.voice(voice_id)
     except FishAudioError as err:
@@ -385,18 +404,18 @@ def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _read_upload(hass: HomeAssistant, file_id: str) -> bytes:
+def _read_upload(hass: HomeAssistant, file_id: str) -> tuple[str, bytes]:
     """Read and check an uploaded clip (executor); the upload is deleted after."""
     try:
         with process_uploaded_file(hass, file_id) as path:
-            return read_clip(path)
+            return path.name, read_clip(path)
     except ValueError as err:  # the upload is gone: used already, or HA restarted
         raise ClipError("clip_unreadable") from err
 
 
-def _read_media(media_dirs: list[str], raw: str) -> bytes:
+def _read_media(media_dirs: list[str], raw: str) -> tuple[str, bytes]:
     """Read and check a clip from HA's media folders (executor)."""
-    return read_clip(resolve_media_path(media_dirs, raw))
+    return PurePath(raw).name, read_clip(resolve_media_path(media_dirs, raw))
 
 
 class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -436,7 +455,10 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
             except _FormError as err:
                 errors = err.errors
             else:
-                await self.async_set_unique_id(account.user_id)
+                # Not raise_on_progress: a flow left at the voice step (tab closed)
+                # must not lock the account out; whichever finishes first wins and
+                # HA aborts the other.
+                await self.async_set_unique_id(account.user_id, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
                 self._data = {CONF_API_KEY: api_key, CONF_URL: url}
                 return await self.async_step_voice()
@@ -478,7 +500,7 @@ class FishAudioLiveConfigFlow(ConfigFlow, domain=DOMAIN):
                     CONF_MODEL: model,
                 }
                 return self.async_create_entry(
-                    title=ENTRY_TITLE,
+                    title=_entry_title(self._data[CONF_URL], self._data[CONF_API_KEY]),
                     data=self._data,
                     subentries=[
                         ConfigSubentryData(
@@ -599,13 +621,30 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Edit the voice with the form it was made with."""
         if self._current().get(CONF_CLONE_FILE):
-            return await self.async_step_clone()
-        return await self.async_step_library()
+            return await self.async_step_change_clone()
+        return await self.async_step_change_library()
+
+    async def async_step_change_library(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a library voice."""
+        return await self._async_library(user_input, STEP_CHANGE_LIBRARY)
+
+    async def async_step_change_clone(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change an instant clone."""
+        return await self._async_clone(user_input, STEP_CHANGE_CLONE)
 
     async def async_step_library(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """A voice of Fish's library (own or public), with its settings."""
+        return await self._async_library(user_input, STEP_LIBRARY)
+
+    async def _async_library(
+        self, user_input: dict[str, Any] | None, step_id: str
+    ) -> SubentryFlowResult:
         current = self._current()
         api = self._api()
         errors: dict[str, str] = {}
@@ -635,7 +674,7 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
             own = {CONF_REFERENCE_ID: self._own_voice} if self._own_voice else {}
             user_input = own | _form_values(current)
         return self.async_show_form(
-            step_id=STEP_LIBRARY,
+            step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
         )
@@ -644,6 +683,11 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """An instant clone: a short clip of the voice and what is said in it."""
+        return await self._async_clone(user_input, STEP_CLONE)
+
+    async def _async_clone(
+        self, user_input: dict[str, Any] | None, step_id: str
+    ) -> SubentryFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
@@ -659,17 +703,20 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
             # The upload was read, so it is gone: the user must pick a file anew.
             # After any other error it is still there and stays selected.
             del shown[CONF_CLONE_AUDIO]
+        current = self._current()
+        placeholders = {
+            "min_seconds": f"{CLONE_MIN_SECONDS:g}",
+            "max_seconds": f"{CLONE_MAX_SECONDS:g}",
+            "max_mb": f"{CLONE_MAX_BYTES / 1024 / 1024:g}",
+        }
+        if step_id == STEP_CHANGE_CLONE:
+            # Clones made before the name was kept show the voice's name.
+            placeholders["clip"] = str(current.get(CONF_CLONE_NAME) or current.get(CONF_TITLE))
         return self.async_show_form(
-            step_id=STEP_CLONE,
-            data_schema=self.add_suggested_values_to_schema(
-                schema, shown or _form_values(self._current())
-            ),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, shown or _form_values(current)),
             errors=errors,
-            description_placeholders={
-                "min_seconds": f"{CLONE_MIN_SECONDS:g}",
-                "max_seconds": f"{CLONE_MAX_SECONDS:g}",
-                "max_mb": f"{CLONE_MAX_BYTES / 1024 / 1024:g}",
-            },
+            description_placeholders=placeholders,
         )
 
     async def _async_clone_data(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -683,17 +730,19 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
         settings = _settings_data(user_input)
         self._check_model(settings)
         data = self._merged(settings) | {CONF_CLONE_TEXT: text, CONF_TITLE: title}
-        audio = await self._async_read_clip(user_input)
-        if audio is not None:
+        clip = await self._async_read_clip(user_input)
+        if clip is not None:
+            shown_name, audio = clip
             name = f"{uuid4().hex}.bin"
             await async_store_clip(self.hass, name, audio)
             data[CONF_CLONE_FILE] = name
+            data[CONF_CLONE_NAME] = shown_name
         elif not data.get(CONF_CLONE_FILE):
             raise _FormError("base", "clip_required")
         return data
 
-    async def _async_read_clip(self, user_input: Mapping[str, Any]) -> bytes | None:
-        """The clip given in the form (upload first, else media path), or None."""
+    async def _async_read_clip(self, user_input: Mapping[str, Any]) -> tuple[str, bytes] | None:
+        """The clip given in the form (upload first, else media path) and its name, or None."""
         if file_id := user_input.get(CONF_CLONE_AUDIO):
             return await self._async_load(
                 CONF_CLONE_AUDIO, partial(_read_upload, self.hass, file_id)
@@ -703,7 +752,9 @@ class VoiceSubentryFlow(ConfigSubentryFlow):
             return await self._async_load(CONF_MEDIA_PATH, partial(_read_media, dirs, media))
         return None
 
-    async def _async_load(self, field: str, job: Callable[[], bytes]) -> bytes:
+    async def _async_load(
+        self, field: str, job: Callable[[], tuple[str, bytes]]
+    ) -> tuple[str, bytes]:
         try:
             return await self.hass.async_add_executor_job(job)
         except ClipError as err:

@@ -201,7 +201,7 @@ class FishAudioTTSEntity(TextToSpeechEntity):
         self.hass.async_create_background_task(
             runtime.async_refresh_voices(), "fish_audio_live_refresh_voices"
         )
-        return [TtsVoice(voice_id, name) for voice_id, name in voices.items()]
+        return [TtsVoice(voice_id, name) for voice_id, name in voices.items()] or None
 
     async def async_speak(
         self,
