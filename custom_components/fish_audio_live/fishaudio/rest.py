@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 import json
+import math
 from typing import Any
 
 import aiohttp
+import yarl
 
 from .errors import CannotConnectError, FishAudioError, InvalidResponseError, error_for_status
+from .limits import MAX_JSON_DEPTH, MAX_REST_BODY
 
 REST_TIMEOUT = 15.0
 
@@ -65,8 +68,8 @@ class Voice:
                 type=str(entity.get("type", "tts")),
                 description=str(entity.get("description") or ""),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise InvalidResponseError("unexpected voice record") from err
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+            raise InvalidResponseError("unexpected voice record") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +94,8 @@ class RestApi:
         data = await self._get("/wallet/self/api-credit")
         try:
             return Account(user_id=str(data["user_id"]), credit=str(data["credit"]))
-        except (KeyError, TypeError) as err:
-            raise InvalidResponseError("unexpected account record") from err
+        except (KeyError, TypeError):
+            raise InvalidResponseError("unexpected account record") from None
 
     async def voices(
         self,
@@ -116,11 +119,13 @@ class RestApi:
         if language:
             params["language"] = language
         data = await self._get("/model", params)
-        try:
-            items = tuple(Voice.from_entity(item) for item in data["items"])
-            return VoicePage(total=int(data["total"]), items=items)
-        except (KeyError, TypeError, ValueError) as err:
-            raise InvalidResponseError("unexpected voice listing") from err
+        records = data.get("items")
+        if not isinstance(records, list):
+            raise InvalidResponseError("unexpected voice listing")
+        # A server may send more than asked: the page is cut, and one bad record
+        # costs only itself.
+        items = tuple(voice for record in records[:page_size] if (voice := _voice_or_none(record)))
+        return VoicePage(total=_count(data.get("total"), len(records)), items=items)
 
     async def voice(self, voice_id: str) -> Voice:
         """One voice: GET /model/{id}; VoiceNotFoundError when unknown."""
@@ -128,42 +133,129 @@ class RestApi:
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._api_key}"}
+        url = self._base + path
+        # Every cause below is dropped (`from None`): aiohttp's errors can hold the
+        # request, and so its Authorization header.
         try:
             async with (
                 asyncio.timeout(REST_TIMEOUT),
-                self._http.get(self._base + path, params=params, headers=headers) as resp,
+                self._http.get(url, params=params, headers=headers, allow_redirects=False) as resp,
             ):
-                body = await resp.text()
+                if 300 <= resp.status < 400:
+                    raise RedirectError(_location(resp))
+                body = _decode(await _read_capped(resp), resp.charset)
                 if resp.status >= 400:
                     raise error_for_status(resp.status, _message(body), _retry_after(resp.headers))
                 return _json_object(body, resp.content_type)
         except FishAudioError:
             raise
-        except TimeoutError as err:
-            raise CannotConnectError("timed out waiting for the server") from err
-        except UnicodeDecodeError as err:
-            raise InvalidResponseError("the answer is not text in its declared charset") from err
+        except TimeoutError:
+            raise CannotConnectError("timed out waiting for the server") from None
         except (aiohttp.ClientError, OSError) as err:
-            raise CannotConnectError(f"cannot reach the server: {type(err).__name__}") from err
+            name = type(err).__name__
+            raise CannotConnectError(f"cannot reach the server: {name}") from None
+
+
+class RedirectError(InvalidResponseError):
+    """The server redirected: redirects are not followed, the key stays here."""
+
+    def __init__(self, location: str) -> None:
+        """`location` is the URL the server pointed to: the one to configure instead."""
+        super().__init__(f"the server redirects to {location or 'another URL'}; configure that URL")
+        self.location = location
+
+
+def _location(resp: aiohttp.ClientResponse) -> str:
+    """The redirect target without query or credentials, short enough to show."""
+    value = resp.headers.get("Location", "")
+    try:
+        target = resp.url.join(yarl.URL(value)) if value else resp.url
+    except ValueError:
+        return ""
+    return str(target.with_query(None).with_fragment(None).with_user(None))[:200]
+
+
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
+    """The body, refused above MAX_REST_BODY whether declared or streamed."""
+    if resp.content_length is not None and resp.content_length > MAX_REST_BODY:
+        raise InvalidResponseError(f"the answer is larger than {MAX_REST_BODY} bytes")
+    body = await resp.content.read(MAX_REST_BODY + 1)
+    while len(body) <= MAX_REST_BODY and (more := await resp.content.read(MAX_REST_BODY + 1)):
+        body += more
+    if len(body) > MAX_REST_BODY:
+        raise InvalidResponseError(f"the answer is larger than {MAX_REST_BODY} bytes")
+    return body
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    """Text of the body in its declared charset (UTF-8 when none)."""
+    try:
+        return body.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise InvalidResponseError("the answer is not text in its declared charset") from None
+
+
+def _voice_or_none(record: object) -> Voice | None:
+    if not isinstance(record, dict):
+        return None
+    try:
+        return Voice.from_entity(record)
+    except InvalidResponseError:
+        return None
+
+
+def _count(value: object, fallback: int) -> int:
+    """A count field; what was received when it is missing or not a sane number."""
+    try:
+        count = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+    return count if count >= 0 else fallback
 
 
 def _json_object(body: str, content_type: str) -> dict[str, Any]:
     """Parse a JSON object; anything else means the server is not Fish Audio."""
-    try:
-        data = json.loads(body)
-    except ValueError as err:
-        raise InvalidResponseError(f"expected JSON, got {content_type or 'unknown'}") from err
+    data = _parse(body)
+    if data is _NOT_JSON:
+        raise InvalidResponseError(f"expected JSON, got {content_type or 'unknown'}")
     if not isinstance(data, dict):
         raise InvalidResponseError("expected a JSON object")
     return data
 
 
+_NOT_JSON = object()
+
+
+def _parse(body: str) -> Any:
+    """JSON of a body, or _NOT_JSON: never a raw parser error (deep nesting included)."""
+    if _depth_exceeds(body, MAX_JSON_DEPTH):
+        return _NOT_JSON
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _depth_exceeds(body: str, limit: int) -> bool:
+    """Tell whether brackets nest deeper than `limit`.
+
+    Brackets inside strings count too: a cheap, safe over-estimate, since no Fish
+    answer comes near the limit.
+    """
+    depth = 0
+    for char in body:
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
 def _message(body: str) -> str:
     """The server's error message: JSON `message`, or the start of a text body."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.strip()[:200]
+    data = _parse(body)
     message = data.get("message") if isinstance(data, dict) else None
     if isinstance(message, str):
         return message[:200]
@@ -171,8 +263,9 @@ def _message(body: str) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
+    """Retry-After in seconds when it is a finite, non-negative number; else None."""
     try:
-        value = headers.get("Retry-After")
-        return float(value) if value is not None else None
+        value = float(headers.get("Retry-After"))
     except (TypeError, ValueError):
         return None
+    return value if math.isfinite(value) and value >= 0 else None
