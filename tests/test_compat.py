@@ -65,7 +65,7 @@ async def test_voice_reconfigure_ends_with_our_reason(
     runtime = entry.runtime_data
     (subentry_id,) = entry.subentries
     result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
-    assert result["step_id"] == "library"
+    assert result["step_id"] == "change_library"
     target = emulator.voices[3]
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_REFERENCE_ID: target.id}

@@ -30,5 +30,5 @@ def test_client_layer_imports_no_home_assistant() -> None:
         assert "homeassistant" not in found, module.name
         assert ".." not in found, module.name
         assert found <= {"__future__", "aiohttp", "audioop", "msgpack", "asyncio", "collections",
-                         "contextlib", "dataclasses", "html", "ipaddress", "json", "logging", "pathlib",
+                         "contextlib", "dataclasses", "html", "ipaddress", "json", "logging", "math", "pathlib",
                          "re", "struct", "time", "typing", "urllib"}, (module.name, found)  # fmt: skip
