@@ -23,6 +23,7 @@ from custom_components.fish_audio_live.fishaudio.errors import (
     SERVER_TEXT_MAX,
     AudioGapTimeoutError,
     CannotConnectError,
+    RateLimitError,
     SessionLimitError,
     SynthesisError,
     server_text,
@@ -241,3 +242,32 @@ async def test_a_close_reason_is_sanitised(
             await collect(client.stream(SynthesisSettings(), pieces(FIRST, REST)))
         await client.aclose()
     assert "line one line two" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-3"])
+async def test_an_odd_retry_after_at_the_handshake_uses_our_own_delay(
+    http: aiohttp.ClientSession, socket_enabled: None, value: str
+) -> None:
+    """A 429 with a Retry-After we cannot wait ends as rate_limited, not a raw ValueError."""
+    handshakes = [0]
+
+    async def live(request: web.Request) -> web.Response:
+        handshakes[0] += 1
+        return web.Response(status=429, headers={"Retry-After": value})
+
+    app = web.Application()
+    app.router.add_get("/v1/tts/live", live)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        client = await client_on(http, url, retry_delays=(0.01, 0.01))
+        async with asyncio.timeout(BOUND):
+            with pytest.raises(RateLimitError):
+                await collect(client.stream(SynthesisSettings(), pieces(FIRST)))
+        await client.aclose()
+    finally:
+        await runner.cleanup()
+    assert handshakes[0] == 3  # the first try and both retries, at our own delays

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 import contextlib
 from dataclasses import dataclass, field
 import logging
+import math
 import time
 from typing import Any
 
@@ -418,6 +419,8 @@ async def connect(
 def _retry_after(err: aiohttp.WSServerHandshakeError) -> float | None:
     value = err.headers.get("Retry-After") if err.headers else None
     try:
-        return float(value) if value is not None else None
+        delay = float(value) if value is not None else None
     except ValueError:
         return None
+    # "nan", "inf" or a negative delay is no delay we can wait: use our own.
+    return delay if delay is not None and math.isfinite(delay) and delay >= 0 else None
