@@ -29,8 +29,10 @@ from custom_components.fish_audio_live.compat import (
 )
 from custom_components.fish_audio_live.fishaudio.live import Timeouts
 from custom_components.fish_audio_live.fishaudio.output import (
+    SOURCE_FLOAT_WAV,
+    SOURCE_RAW,
+    SOURCE_WAV,
     OutputPlan,
-    Source,
     ffmpeg_source,
     plan_output,
 )
@@ -276,10 +278,10 @@ def test_source_per_release(release: str, request_name: str) -> None:
 
 
 def test_release_table_reads_betas_and_later_releases() -> None:
-    assert ffmpeg_source("2026.11.0b2") is Source.WAV
-    assert ffmpeg_source("2027.1.0.dev202612010") is Source.WAV
-    assert ffmpeg_source("2026.10.0") is Source.FLOAT_WAV
-    assert ffmpeg_source("2026.7.1") is Source.RAW
+    assert ffmpeg_source("2026.11.0b2") == SOURCE_WAV
+    assert ffmpeg_source("2027.1.0.dev202612010") == SOURCE_WAV
+    assert ffmpeg_source("2026.10.0") == SOURCE_FLOAT_WAV
+    assert ffmpeg_source("2026.7.1") == SOURCE_RAW
 
 
 @pytest.mark.parametrize("request_name", list(SATELLITES))
@@ -322,7 +324,7 @@ FLAC_EXTRA_LIMIT_S = 0.100
 
 
 @pytest.mark.skipif(
-    HA_FFMPEG_SOURCE is Source.RAW, reason="releases before 2026.10 probe any stream input"
+    HA_FFMPEG_SOURCE == SOURCE_RAW, reason="releases before 2026.10 probe any stream input"
 )
 async def test_voice_pe_flac_starts_within_the_plain_path_bound(
     hass: HomeAssistant, setup_integration: MockConfigEntry

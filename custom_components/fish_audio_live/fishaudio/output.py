@@ -19,7 +19,7 @@ ourselves. The rules, in short:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import Final, Literal
 
 from .resample import best_source_rate
 from .settings import DEFAULT_SAMPLE_RATE, SAMPLE_RATES
@@ -33,12 +33,11 @@ RAW_RATE = 44100
 _WIDTHS = (1, 2, 3, 4)
 
 
-class Source(StrEnum):
-    """What HA's ffmpeg step is fed when it runs."""
-
-    RAW = "s16le"  # raw 16-bit PCM at 44.1 kHz mono, what `-f s16le` assumes
-    WAV = "wav"  # a streaming WAV (0xFFFFFFFF sizes), 16-bit
-    FLOAT_WAV = "float-wav"  # a streaming WAV of 32-bit float samples
+# What HA's ffmpeg step is fed when it runs.
+type Source = Literal["s16le", "wav", "float-wav"]
+SOURCE_RAW: Final = "s16le"  # raw 16-bit PCM at 44.1 kHz mono, what `-f s16le` assumes
+SOURCE_WAV: Final = "wav"  # a streaming WAV (0xFFFFFFFF sizes), 16-bit
+SOURCE_FLOAT_WAV: Final = "float-wav"  # a streaming WAV of 32-bit float samples
 
 
 # HA's ffmpeg command for audio we stream (tts `_async_convert_audio`) and the input audio
@@ -47,8 +46,8 @@ class Source(StrEnum):
 #
 # | from    | our s16le          | our 16-bit WAV                         | float WAV | source    |
 # |---------|--------------------|----------------------------------------|-----------|-----------|
-# | 2026.6  | `-f s16le`: 1.2 s  | `-f wav`: 2.4 s                        | 1.2 s     | RAW       |
-# | 2026.10 | `-f s16le`: 1.2 s  | `-f wav -probesize 32`: 0.76 s         | 0.12 s    | FLOAT_WAV |
+# | 2026.6  | `-f s16le`: 1.2 s  | `-f wav`: 2.4 s                        | 1.2 s     | raw       |
+# | 2026.10 | `-f s16le`: 1.2 s  | `-f wav -probesize 32`: 0.76 s         | 0.12 s    | float WAV |
 # | 2026.11 | `-f s16le`: 1.2 s  | unwrapped, `-f s16le -ar R -ac C -probesize 32`: 0.12 s | - | WAV |
 #
 # Raw PCM gets no `-probesize 32` on any release, so ffmpeg probes it. From 2026.10 a WAV
@@ -56,9 +55,9 @@ class Source(StrEnum):
 # (format tag 1), 0.74 s of 44.1 kHz mono; float samples (tag 3) skip that check. 2026.11
 # unwraps a streaming 16-bit WAV itself, which float would defeat (it unwraps tag 1 only).
 FFMPEG_SOURCES: tuple[tuple[tuple[int, int], Source], ...] = (
-    ((2026, 6), Source.RAW),
-    ((2026, 10), Source.FLOAT_WAV),
-    ((2026, 11), Source.WAV),
+    ((2026, 6), SOURCE_RAW),
+    ((2026, 10), SOURCE_FLOAT_WAV),
+    ((2026, 11), SOURCE_WAV),
 )
 
 
@@ -91,7 +90,7 @@ def plan_output(
     preferred_channels: int | None = None,
     preferred_width: int | None = None,
     converted_anyway: bool = False,
-    source: Source = Source.RAW,
+    source: Source = SOURCE_RAW,
 ) -> OutputPlan:
     """Choose the output for a voice stored as `voice_format`@`voice_rate`.
 
@@ -109,7 +108,7 @@ def plan_output(
         or (preferred_rate is not None and preferred_rate not in SAMPLE_RATES[fmt])
     ):
         fmt = "wav"  # Fish cannot encode that shape: deliver PCM, ffmpeg encodes it
-    if preferred_format not in (None, "wav") and fmt == "wav" and source is not Source.RAW:
+    if preferred_format not in (None, "wav") and fmt == "wav" and source != SOURCE_RAW:
         return _for_ffmpeg(source, preferred_rate)  # ffmpeg makes the preferred format
     if fmt == "wav":
         wanted = preferred_rate or _nearest(voice_rate, "wav")
@@ -122,10 +121,10 @@ def plan_output(
 
 def _for_ffmpeg(source: Source, preferred_rate: int | None) -> OutputPlan:
     """Audio for HA's ffmpeg step, which applies the preferred rate and channels itself."""
-    if source is Source.RAW:
+    if source == SOURCE_RAW:
         return OutputPlan("pcm", RAW_RATE, RAW_EXTENSION)
     rate = best_source_rate(preferred_rate or RAW_RATE, SAMPLE_RATES["wav"])
-    shape = PcmShape(rate, 1, 4, floating=True) if source is Source.FLOAT_WAV else PcmShape(rate)
+    shape = PcmShape(rate, 1, 4, floating=True) if source == SOURCE_FLOAT_WAV else PcmShape(rate)
     return OutputPlan("wav", rate, "wav", shape)
 
 
