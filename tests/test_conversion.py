@@ -16,15 +16,30 @@ import shutil
 from typing import Any
 
 from homeassistant.components import tts
+from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.fish_audio_live.compat import HA_CONVERTS_DECLARED_PREFERENCES
+from bench.decodable import input_needed
+from custom_components.fish_audio_live.compat import (
+    HA_CONVERTS_DECLARED_PREFERENCES,
+    HA_FFMPEG_SOURCE,
+)
 from custom_components.fish_audio_live.fishaudio.live import Timeouts
-from custom_components.fish_audio_live.fishaudio.wav import wav_header
+from custom_components.fish_audio_live.fishaudio.output import (
+    SOURCE_FLOAT_WAV,
+    SOURCE_RAW,
+    SOURCE_WAV,
+    OutputPlan,
+    ffmpeg_source,
+    plan_output,
+)
+from custom_components.fish_audio_live.fishaudio.resample import PcmConverter
+from custom_components.fish_audio_live.fishaudio.wav import PcmShape, shape_header
 from tests.emulator import FishEmulator, SessionRecord
+from tests.emulator.audio import PcmStream
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None, reason="ffmpeg is provisioned by scripts/setup"
@@ -207,20 +222,138 @@ WYOMING = {
     "preferred_sample_channels": 1,
     "preferred_sample_bytes": 2,
 }
+VOICE_PE = {
+    "preferred_format": "flac",
+    "preferred_sample_rate": 48000,
+    "preferred_sample_channels": 1,
+    "preferred_sample_bytes": 2,
+}
+WYOMING_ENTITY = {"preferred_format": "wav", "preferred_sample_rate": 22050}
+ODD_MP3 = {"preferred_format": "mp3", "preferred_sample_rate": 22050}
+SATELLITES = {"flac": VOICE_PE, "wav16": WYOMING, "wav22": WYOMING_ENTITY, "mp3_22": ODD_MP3}
+
+RAW = OutputPlan("pcm", 44100, "s16le")
+FLOAT = {
+    rate: OutputPlan("wav", rate, "wav", PcmShape(rate, 1, 4, floating=True))
+    for rate in (16000, 24000, 44100)
+}
+INT = {rate: OutputPlan("wav", rate, "wav", PcmShape(rate)) for rate in (16000, 24000, 44100)}
+# What each release is fed, per satellite request (the table in fishaudio/output.py):
+# 2026.6-2026.9 raw PCM (probed either way, raw the sooner); 2026.10 float WAV (no S/PDIF
+# look-ahead); 2026.11 the WAV HA unwraps, or passes untouched when it matches.
+PINNED = {
+    "2026.6.0": {"flac": RAW, "wav16": RAW, "wav22": RAW, "mp3_22": RAW},
+    "2026.9.3": {"flac": RAW, "wav16": RAW, "wav22": RAW, "mp3_22": RAW},
+    "2026.10.4": {
+        "flac": FLOAT[44100],
+        "wav16": FLOAT[16000],
+        "wav22": FLOAT[24000],
+        "mp3_22": FLOAT[24000],
+    },
+    "2026.11.0": {
+        "flac": INT[44100],
+        "wav16": INT[16000],
+        "wav22": OutputPlan("wav", 24000, "wav", PcmShape(22050)),
+        "mp3_22": INT[24000],
+    },
+}
 
 
-async def test_a_wyoming_request_skips_ffmpeg_where_ha_allows(
-    hass: HomeAssistant, setup_integration: MockConfigEntry, emulator: FishEmulator
+@pytest.mark.parametrize("request_name", list(SATELLITES))
+@pytest.mark.parametrize("release", list(PINNED))
+def test_source_per_release(release: str, request_name: str) -> None:
+    """The source chosen for each satellite request, on each release's ffmpeg command."""
+    options = SATELLITES[request_name]
+    plan = plan_output(
+        "mp3",
+        None,
+        preferred_format=options["preferred_format"],
+        preferred_rate=options.get("preferred_sample_rate"),
+        preferred_channels=options.get("preferred_sample_channels"),
+        preferred_width=options.get("preferred_sample_bytes"),
+        converted_anyway=month(release) < (2026, 11),
+        source=ffmpeg_source(release),
+    )
+    assert plan == PINNED[release][request_name]
+
+
+def test_release_table_reads_betas_and_later_releases() -> None:
+    assert ffmpeg_source("2026.11.0b2") == SOURCE_WAV
+    assert ffmpeg_source("2027.1.0.dev202612010") == SOURCE_WAV
+    assert ffmpeg_source("2026.10.0") == SOURCE_FLOAT_WAV
+    assert ffmpeg_source("2026.7.1") == SOURCE_RAW
+
+
+@pytest.mark.parametrize("request_name", list(SATELLITES))
+async def test_satellites_get_the_release_source(
+    hass: HomeAssistant,
+    setup_integration: MockConfigEntry,
+    emulator: FishEmulator,
+    request_name: str,
 ) -> None:
-    """HA 2026.11+: the matching WAV passes untouched. Older HA converts anyway: raw PCM."""
-    data = await speak(hass, WYOMING)
+    """Through this release's HA: Fish is asked for the pinned source; the audio plays."""
+    options = SATELLITES[request_name]
+    data = await speak(hass, options)
     session = emulator.sessions[-1]
     assert session.request is not None
+    plan = pinned_for(ha_version)[request_name]
     assert session.request["format"] == "pcm"
-    if HA_CONVERTS_DECLARED_PREFERENCES:
-        assert session.request["sample_rate"] == 44100  # what ffmpeg assumes for raw s16le
-        got = await probe(data)
-        assert (got.codec, got.rate, got.channels) == ("pcm_s16le", 16000, "mono")
-    else:
-        assert session.request["sample_rate"] == 16000
-        assert data == wav_header(16000, None) + session.audio_sent
+    assert session.request["sample_rate"] == plan.sample_rate
+    got = await probe(data)
+    assert got.codec == CODECS[options["preferred_format"]]
+    assert got.rate == options["preferred_sample_rate"]
+
+
+def month(version: str) -> tuple[int, int]:
+    """A release's year and month."""
+    year, number = version.split(".")[:2]
+    return int(year), int(number)
+
+
+def pinned_for(version: str) -> dict[str, OutputPlan]:
+    """The pinned row of the newest release in PINNED at or below `version`."""
+    return PINNED[max((r for r in PINNED if month(r) <= month(version)), key=month)]
+
+
+# Fish streams about four times faster than real time; the plain path (Fish's own mp3,
+# no ffmpeg) plays as soon as Fish's first frame lands. What HA's ffmpeg holds back before
+# its first FLAC frame costs (input held / 4) on top: the bound is 1.1x the plain path
+# + 100 ms, so 100 ms of that wall time (400 ms of input audio) is taken as the limit.
+FISH_PACE = 4.0
+FLAC_EXTRA_LIMIT_S = 0.100
+
+
+@pytest.mark.skipif(
+    HA_FFMPEG_SOURCE == SOURCE_RAW, reason="releases before 2026.10 probe any stream input"
+)
+async def test_voice_pe_flac_starts_within_the_plain_path_bound(
+    hass: HomeAssistant, setup_integration: MockConfigEntry
+) -> None:
+    """HA's own ffmpeg step, fed what we deliver for Voice PE: little input before audio."""
+    plan = plan_output(
+        "mp3",
+        None,
+        preferred_format="flac",
+        preferred_rate=48000,
+        preferred_channels=1,
+        preferred_width=2,
+        converted_anyway=HA_CONVERTS_DECLARED_PREFERENCES,
+        source=HA_FFMPEG_SOURCE,
+    )
+    text = S4_TEXT
+    fish = PcmStream(plan.sample_rate).encode(text, 20.0, 0.0, 0.0, len(text) * 20.0)
+    shape = plan.pcm or PcmShape(plan.sample_rate)
+    pcm = PcmConverter(PcmShape(plan.sample_rate), shape).feed(fish)
+    header = shape_header(shape) if plan.extension == "wav" else b""
+    byte_rate = shape.rate * shape.channels * shape.width
+
+    def convert(audio: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
+        return tts._async_convert_audio(  # HA's ffmpeg step itself
+            hass, plan.extension, audio, "flac", 48000, 1, 2
+        )
+
+    held = await input_needed(convert, header, pcm, byte_rate)
+    assert held.input_ms / 1000 / FISH_PACE <= FLAC_EXTRA_LIMIT_S, held
+
+
+S4_TEXT = "Let me check the thermostat for you. It is set to twenty degrees right now."

@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.fish_audio_live import runtime as runtime_module
-from custom_components.fish_audio_live.compat import HA_CONVERTS_DECLARED_PREFERENCES
+from custom_components.fish_audio_live.compat import HA_FFMPEG_SOURCE
 from custom_components.fish_audio_live.const import (
     CONF_CLONE_FILE,
     CONF_CLONE_TEXT,
@@ -42,6 +42,7 @@ from custom_components.fish_audio_live.const import (
 )
 from custom_components.fish_audio_live.fishaudio.errors import InvalidSettingError
 from custom_components.fish_audio_live.fishaudio.live import Timeouts
+from custom_components.fish_audio_live.fishaudio.output import SOURCE_RAW
 from custom_components.fish_audio_live.references import clip_path
 from custom_components.fish_audio_live.tts import FishAudioTTSEntity
 from tests.conftest import API_KEY, USER_ID, VOICE_TITLE
@@ -284,10 +285,10 @@ async def test_complete_file_options_and_errors(
     assert data == emulator.sessions[-1].audio_sent
 
     # A preferred rate Fish offers is asked for; others from the next higher rate.
-    # Before HA 2026.11, HA's ffmpeg runs anyway once a rate is preferred: raw 44.1 kHz
-    # PCM is then what it starts on fastest.
+    # Before HA 2026.10, HA's ffmpeg runs anyway once a rate is preferred: raw 44.1 kHz
+    # PCM is then what it starts on fastest (fishaudio/output.py FFMPEG_SOURCES).
     cases = ((16000, 16000), ("22050", 24000), ("fast", 44100), (None, 44100))
-    if HA_CONVERTS_DECLARED_PREFERENCES:
+    if HA_FFMPEG_SOURCE == SOURCE_RAW:
         cases = ((16000, 44100), ("22050", 44100), ("fast", 44100), (None, 44100))
     for rate, expected in cases:
         await entity.async_get_tts_audio(

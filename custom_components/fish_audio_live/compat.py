@@ -19,12 +19,17 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 
+from .fishaudio.output import Source, ffmpeg_source
+
 HA_VERSION: Final = AwesomeVersion(ha_const.__version__)
 
 # HA 2026.11: preferred sample rate, channels, width and bitrate that the entity lists in
 # supported_options no longer make HA convert with ffmpeg: the entity's audio must honour
 # them exactly. Earlier releases convert whenever any of them is given.
 HA_CONVERTS_DECLARED_PREFERENCES: Final = AwesomeVersion("2026.11.0b0") > HA_VERSION
+
+# What HA's ffmpeg step starts on soonest on this release (the table in fishaudio/output.py).
+HA_FFMPEG_SOURCE: Final[Source] = ffmpeg_source(ha_const.__version__)
 
 # HA 2026.10: a subentry flow's update-reload-and-abort takes the abort reason, and without
 # one names Home Assistant's generic text. Before, it always aborts with our translation of

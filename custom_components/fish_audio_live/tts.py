@@ -26,7 +26,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .compat import HA_CONVERTS_DECLARED_PREFERENCES
+from .compat import HA_CONVERTS_DECLARED_PREFERENCES, HA_FFMPEG_SOURCE
 from .const import (
     CONF_CHUNK_LENGTH,
     CONF_CLEAN_TEXT,
@@ -290,6 +290,7 @@ class FishAudioTTSEntity(TextToSpeechEntity):
                 preferred_width=_preference(options, ATTR_PREFERRED_SAMPLE_BYTES, int),
                 converted_anyway=HA_CONVERTS_DECLARED_PREFERENCES
                 and any(options.get(name) is not None for name in _SAMPLE_PREFERENCES),
+                source=HA_FFMPEG_SOURCE,
             )
             values.update(self._voice(options))
             values.update(format=plan.format, sample_rate=plan.sample_rate, pcm=plan.pcm)

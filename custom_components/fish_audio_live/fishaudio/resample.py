@@ -17,6 +17,7 @@ up. Rate conversion runs on the fewest channels (down-mix first, up-mix last).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
+import struct
 
 import audioop
 
@@ -41,6 +42,8 @@ class PcmConverter:
         for shape in (source, target):
             if shape.width not in _WIDTHS or shape.rate <= 0 or shape.channels < 1:
                 raise ValueError(f"unsupported PCM shape {shape}")
+        if source.floating or (target.floating and target.width != 4):
+            raise ValueError(f"unsupported float PCM {source} -> {target}")
         if source.channels > 2 or (source.channels == 2 and target.channels > 2):
             raise ValueError(f"cannot convert {source.channels} channels to {target.channels}")
         self.source = source
@@ -86,7 +89,16 @@ class PcmConverter:
             data = _upmix(data, target.width, target.channels)
         if target.width == 1:
             data = audioop.bias(data, 1, 128)
+        if target.floating:
+            data = _int32_to_float(data)
         return data
+
+
+def _int32_to_float(data: bytes) -> bytes:
+    """32-bit integer samples as 32-bit floats (HA 2026.10's ffmpeg starts on those at once)."""
+    count = len(data) // 4
+    scale = 1 / 2147483648
+    return struct.pack(f"<{count}f", *[v * scale for v in struct.unpack(f"<{count}i", data)])
 
 
 def _upmix(mono: bytes, width: int, channels: int) -> bytes:

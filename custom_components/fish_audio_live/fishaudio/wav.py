@@ -12,15 +12,24 @@ WAV_HEADER_SIZE = 44
 
 @dataclass(frozen=True, slots=True)
 class PcmShape:
-    """Shape of PCM audio: rate, channels and bytes per sample (8-bit is unsigned)."""
+    """Shape of PCM audio: rate, channels and bytes per sample (8-bit is unsigned).
+
+    `floating`: 4-byte IEEE float samples (WAV format tag 3) rather than integers.
+    """
 
     rate: int
     channels: int = 1
     width: int = 2
+    floating: bool = False
 
 
 def wav_header(
-    sample_rate: int, data_size: int | None, *, channels: int = 1, sample_width: int = 2
+    sample_rate: int,
+    data_size: int | None,
+    *,
+    channels: int = 1,
+    sample_width: int = 2,
+    floating: bool = False,
 ) -> bytes:
     """Return a 44-byte WAV header; `data_size=None` gives a streaming header."""
     if data_size is None:
@@ -36,7 +45,7 @@ def wav_header(
                 "<4sIHHIIHH",
                 b"fmt ",
                 16,
-                1,
+                3 if floating else 1,
                 channels,
                 sample_rate,
                 byte_rate,
@@ -50,7 +59,13 @@ def wav_header(
 
 def shape_header(shape: PcmShape, data_size: int | None = None) -> bytes:
     """The WAV header for PCM of `shape`; streaming when `data_size` is None."""
-    return wav_header(shape.rate, data_size, channels=shape.channels, sample_width=shape.width)
+    return wav_header(
+        shape.rate,
+        data_size,
+        channels=shape.channels,
+        sample_width=shape.width,
+        floating=shape.floating,
+    )
 
 
 def wav_file(pcm: bytes, shape: PcmShape) -> bytes:
